@@ -1,0 +1,1 @@
+//! Notifications: run summary, Discord, health-check pings, JSON webhook.

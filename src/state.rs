@@ -1,0 +1,1 @@
+//! The versioned `sync-state.json`, written atomically.

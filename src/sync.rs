@@ -1,0 +1,3 @@
+//! placeholder
+pub enum ExitStatus { Ok }
+pub fn run() {}

@@ -53,3 +53,46 @@ pub struct CommitOutcome {
     /// Git blob id of every file written (path -> sha1 hex).
     pub blob_ids: BTreeMap<String, String>,
 }
+
+/// Errors from a destination. `transient` errors (5xx, timeouts, a moved branch that could not be
+/// rebased) may succeed on the next run; the others need the user to fix something, and the
+/// message says what.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("{0}")]
+    Config(String),
+    #[error("{message}")]
+    Remote { message: String, transient: bool },
+    #[error("{0}")]
+    Io(String),
+}
+
+impl SinkError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, SinkError::Remote { transient: true, .. })
+    }
+}
+
+/// A backup destination for one repository.
+#[async_trait::async_trait]
+pub trait Sink: Send + Sync {
+    /// Human-readable name for logs and summaries (`owner/repo` or a local path). Never a secret.
+    fn describe(&self) -> String;
+
+    /// Connect and read the current tree once. With `create`, a missing repository is created
+    /// (local: `git init`; Gitea: only when the sink was configured to create repos).
+    async fn open(&mut self, create: bool) -> Result<(), SinkError>;
+
+    /// What `commit` would do against the current tree, without writing anything.
+    async fn plan(&self, change: &ChangeSet) -> Result<Plan, SinkError>;
+
+    /// Apply a change set as one commit (or several when it is too large for one request). A change
+    /// set that changes nothing makes no commit. Returns only after the commit is durable.
+    async fn commit(&mut self, change: ChangeSet) -> Result<CommitOutcome, SinkError>;
+
+    /// Paths of all files currently in the tree under `dir` ("" = whole repository).
+    fn files_under(&self, dir: &str) -> Vec<String>;
+
+    /// End of run (local git: `git push` when configured).
+    async fn finish(&mut self) -> Result<(), SinkError>;
+}

@@ -28,3 +28,8 @@ pub mod state;
 pub mod sync;
 
 pub use sync::{run, ExitStatus};
+
+/// `notion-git-backup/<version> (+https://github.com/notion-git-backup)`: sent to every server.
+pub fn user_agent() -> String {
+    format!("notion-git-backup/{}", env!("CARGO_PKG_VERSION"))
+}

@@ -1,0 +1,254 @@
+//! The read endpoints this tool uses, as typed methods on [`NotionClient`]. List endpoints return
+//! streams built on [`super::paginate`].
+
+use std::collections::HashSet;
+
+use futures::stream::{BoxStream, StreamExt};
+use futures::TryStreamExt;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use super::model::{Block, BotUser, DataSource, Database, Page, PropertyKind, PropertyValue, User};
+use super::paginate::{self, ListPage};
+use super::{NotionClient, NotionError};
+use crate::ids;
+
+/// Page objects hold at most this many items of title/rich_text/relation/people.
+const TRUNCATION_LIMIT: usize = 25;
+
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+impl NotionClient {
+    pub async fn users_me(&self) -> Result<BotUser, NotionError> {
+        self.request(Method::GET, "/users/me", &[], None, "the integration's bot user").await
+    }
+
+    pub async fn get_user(&self, id: &str) -> Result<User, NotionError> {
+        self.request(Method::GET, &format!("/users/{}", enc(id)), &[], None, &format!("user {id}")).await
+    }
+
+    pub async fn get_database(&self, id: &str) -> Result<Database, NotionError> {
+        let what = format!("database {}", ids::dashed(id));
+        match self.request(Method::GET, &format!("/databases/{}", enc(id)), &[], None, &what).await {
+            Err(NotionError::BadRequest { message, .. }) if is_linked_message(&message) => {
+                Err(NotionError::LinkedDatabase { what })
+            }
+            Err(NotionError::NotFound { message, .. }) if is_linked_message(&message) => {
+                Err(NotionError::LinkedDatabase { what })
+            }
+            other => other,
+        }
+    }
+
+    pub async fn get_data_source(&self, id: &str) -> Result<DataSource, NotionError> {
+        let what = format!("data source {}", ids::dashed(id));
+        self.request(Method::GET, &format!("/data_sources/{}", enc(id)), &[], None, &what).await
+    }
+
+    pub async fn get_page(&self, id: &str) -> Result<Page, NotionError> {
+        let what = format!("page {}", ids::dashed(id));
+        self.request(Method::GET, &format!("/pages/{}", enc(id)), &[], None, &what).await
+    }
+
+    /// The page object exactly as the API returned it.
+    pub async fn get_page_raw(&self, id: &str) -> Result<Value, NotionError> {
+        let what = format!("page {}", ids::dashed(id));
+        self.request(Method::GET, &format!("/pages/{}", enc(id)), &[], None, &what).await
+    }
+
+    pub async fn get_block(&self, id: &str) -> Result<Block, NotionError> {
+        let what = format!("block {}", ids::dashed(id));
+        self.request(Method::GET, &format!("/blocks/{}", enc(id)), &[], None, &what).await
+    }
+
+    /// Direct children of a block or page, every page of them.
+    pub fn block_children(&self, id: &str) -> BoxStream<'static, Result<Block, NotionError>> {
+        let client = self.clone();
+        let path = format!("/blocks/{}/children", enc(id));
+        let what = format!("children of block {}", ids::dashed(id));
+        paginate::items(move |cursor: Option<String>| {
+            let (client, path, what) = (client.clone(), path.clone(), what.clone());
+            async move {
+                let mut q = vec![("page_size", "100".to_string())];
+                if let Some(c) = cursor {
+                    q.push(("start_cursor", c));
+                }
+                client.request::<ListPage<Block>>(Method::GET, &path, &q, None, &what).await
+            }
+        })
+    }
+
+    /// One window of a data source query: pages of results for `body` (filter/sorts).
+    fn query_pages(&self, data_source_id: &str, body: Value) -> BoxStream<'static, Result<ListPage<Page>, NotionError>> {
+        let client = self.clone();
+        let path = format!("/data_sources/{}/query", enc(data_source_id));
+        let what = format!("query of data source {}", ids::dashed(data_source_id));
+        paginate::pages(move |cursor: Option<String>| {
+            let (client, path, what) = (client.clone(), path.clone(), what.clone());
+            let mut body = body.clone();
+            async move {
+                body["page_size"] = json!(100);
+                if let Some(c) = cursor {
+                    body["start_cursor"] = json!(c);
+                }
+                client.request::<ListPage<Page>>(Method::POST, &path, &[], Some(&body), &what).await
+            }
+        })
+    }
+
+    /// Every page (row) of a data source, complete even beyond Notion's 10,000-row query cap:
+    /// results are sorted by `created_time` ascending, and when a window comes back incomplete
+    /// the query restarts with `created_time on_or_after` the last seen value, deduplicating by
+    /// id. Order: ascending creation time.
+    pub async fn query_all(&self, data_source_id: &str) -> Result<Vec<Page>, NotionError> {
+        let sorts = json!([{"timestamp": "created_time", "direction": "ascending"}]);
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut body = json!({ "sorts": sorts });
+            if let Some(a) = &after {
+                body["filter"] = json!({"timestamp": "created_time", "created_time": {"on_or_after": a}});
+            }
+            let mut stream = self.query_pages(data_source_id, body);
+            let mut incomplete = false;
+            let mut new_in_window = 0usize;
+            while let Some(page) = stream.try_next().await? {
+                incomplete |= page.is_incomplete();
+                for p in page.results {
+                    if seen.insert(ids::normalize(&p.id)) {
+                        new_in_window += 1;
+                        out.push(p);
+                    }
+                }
+            }
+            if !incomplete {
+                return Ok(out);
+            }
+            let last = out.last().map(|p| p.created_time.clone());
+            if new_in_window == 0 || last.is_none() || last == after {
+                // More than a whole window of rows share one created_time: nothing more can be
+                // listed this way. Say so instead of pretending the list is complete.
+                return Err(NotionError::BadRequest {
+                    what: format!("query of data source {}", ids::dashed(data_source_id)),
+                    status: 0,
+                    code: "query_result_limit_reached".into(),
+                    message: "more than 10,000 rows share one created_time; the rest cannot be listed".into(),
+                });
+            }
+            tracing::debug!(data_source_id, rows = out.len(), "query hit the row cap; continuing after the last created_time");
+            after = last;
+        }
+    }
+
+    /// `POST /search` with `body` (query, filter, sort), every result as raw JSON.
+    pub fn search(&self, body: Value) -> BoxStream<'static, Result<Value, NotionError>> {
+        let client = self.clone();
+        paginate::items(move |cursor: Option<String>| {
+            let client = client.clone();
+            let mut body = body.clone();
+            async move {
+                body["page_size"] = json!(100);
+                if let Some(c) = cursor {
+                    body["start_cursor"] = json!(c);
+                }
+                client.request::<ListPage<Value>>(Method::POST, "/search", &[], Some(&body), "search").await
+            }
+        })
+    }
+
+    /// Every item of one page property (`GET /pages/{id}/properties/{prop}`), for values that
+    /// page objects truncate.
+    pub fn property_items(&self, page_id: &str, property_id: &str) -> BoxStream<'static, Result<Value, NotionError>> {
+        let client = self.clone();
+        let path = format!("/pages/{}/properties/{}", enc(page_id), enc(property_id));
+        let what = format!("property {property_id} of page {}", ids::dashed(page_id));
+        paginate::pages(move |cursor: Option<String>| {
+            let (client, path, what) = (client.clone(), path.clone(), what.clone());
+            async move {
+                let mut q = vec![("page_size", "100".to_string())];
+                if let Some(c) = cursor {
+                    q.push(("start_cursor", c));
+                }
+                let v: Value = client.request(Method::GET, &path, &q, None, &what).await?;
+                // Simple types answer with one property_item, not a list.
+                if v.get("object").and_then(Value::as_str) == Some("property_item") {
+                    return Ok(ListPage { results: vec![v], next_cursor: None, has_more: false, request_status: None, property_item: None });
+                }
+                serde_json::from_value::<ListPage<Value>>(v)
+                    .map_err(|e| NotionError::Decode { what: what.clone(), message: e.to_string() })
+            }
+        })
+        .map_ok(|p| futures::stream::iter(p.results.into_iter().map(Ok)))
+        .try_flatten()
+        .boxed()
+    }
+
+    /// Complete the property values that page objects cut at 25 items (relation with
+    /// `has_more`, and people/title/rich_text holding exactly 25) through the page-property
+    /// endpoint.
+    pub async fn complete_truncated_properties(&self, page: &mut Page) -> Result<(), NotionError> {
+        let page_id = page.id.clone();
+        for prop in page.properties.values_mut() {
+            let Some(pid) = prop.id.clone() else { continue };
+            let truncated = match &prop.kind {
+                PropertyKind::Relation { has_more, ids } => *has_more || ids.len() >= TRUNCATION_LIMIT,
+                PropertyKind::People(v) => v.len() >= TRUNCATION_LIMIT,
+                PropertyKind::Title(v) | PropertyKind::RichText(v) => v.len() >= TRUNCATION_LIMIT,
+                _ => false,
+            };
+            if !truncated {
+                continue;
+            }
+            let items: Vec<Value> = self.property_items(&page_id, &pid).try_collect().await?;
+            let merged = merge_property_items(&prop.kind, &items);
+            if let Some(kind) = merged {
+                *prop = PropertyValue { id: Some(pid), kind };
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Rebuild a property value from the items of the page-property endpoint.
+fn merge_property_items(kind: &PropertyKind, items: &[Value]) -> Option<PropertyKind> {
+    let field = match kind {
+        PropertyKind::Relation { .. } => "relation",
+        PropertyKind::People(_) => "people",
+        PropertyKind::Title(_) => "title",
+        PropertyKind::RichText(_) => "rich_text",
+        _ => return None,
+    };
+    let values: Vec<Value> = items.iter().filter_map(|i| i.get(field).cloned()).collect();
+    let whole = json!({"type": field, field: values});
+    match (kind, PropertyKind::from_value(&whole)) {
+        (PropertyKind::Relation { .. }, PropertyKind::Relation { ids, .. }) => Some(PropertyKind::Relation { ids, has_more: false }),
+        (_, PropertyKind::Unknown { .. }) => None,
+        (_, k) => Some(k),
+    }
+}
+
+fn is_linked_message(m: &str) -> bool {
+    let m = m.to_ascii_lowercase();
+    m.contains("linked database") || m.contains("does not contain any data sources accessible")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merges_relation_items() {
+        let items: Vec<Value> = (0..40).map(|i| json!({"object":"property_item","type":"relation","relation":{"id": format!("r{i}")}})).collect();
+        let k = merge_property_items(&PropertyKind::Relation { ids: vec![], has_more: true }, &items).unwrap();
+        match k {
+            PropertyKind::Relation { ids, has_more } => {
+                assert_eq!(ids.len(), 40);
+                assert!(!has_more);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

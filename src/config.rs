@@ -1,1 +1,614 @@
-//! placeholder
+//! Configuration: the `.env` file plus the environment become one plain, validated [`Config`].
+//!
+//! Two stages: the command line ([`crate::cli`]) gives [`Overrides`]; [`load`] reads the `.env`
+//! file with dotenvy (variables already set in the environment win), and [`from_vars`] validates
+//! everything in one place and reports EVERY problem at once, each naming the key and the fix.
+//! A `.env` written for the Python script `notion-gitea-backup.py` works unchanged. Nothing here
+//! imports clap, and no message ever contains a secret value.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::ids;
+use crate::notion::client::{DEFAULT_API_URL, DEFAULT_VERSION};
+
+/// What the command line decides.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--env`: path of the `.env` file (default `./.env`).
+    pub env_path: PathBuf,
+    /// `--env` was given explicitly (a missing file is then worth a warning).
+    pub env_path_explicit: bool,
+    /// `--state`: overrides STATE_FILE.
+    pub state_file: Option<PathBuf>,
+    pub dry_run: bool,
+    pub full_sync: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct NotionSettings {
+    pub token: String,
+    pub api_url: String,
+    pub version: String,
+    /// Sustained requests per second.
+    pub rate_limit: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct GiteaSettings {
+    /// Server root, e.g. `https://git.example.com` (no `/api/v1`).
+    pub base_url: String,
+    pub token: String,
+    pub owner: String,
+    pub branch: Option<String>,
+    pub create_repos: bool,
+    pub ca_file: Option<PathBuf>,
+    pub max_request_bytes: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct LocalSettings {
+    pub backup_dir: PathBuf,
+    pub push: bool,
+    pub branch: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Destination {
+    Gitea(GiteaSettings),
+    Local(LocalSettings),
+}
+
+/// One `DB<n>_*` triple.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseConfig {
+    /// The `<n>` of `DB<n>_*`.
+    pub index: u32,
+    /// Canonical 32-hex id.
+    pub notion_id: String,
+    pub repo: String,
+    pub label: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct AiSettings {
+    pub api_url: String,
+    pub api_key: String,
+    pub model: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub notion: NotionSettings,
+    pub destination: Destination,
+    pub author_name: String,
+    pub author_email: String,
+    pub databases: Vec<DatabaseConfig>,
+    /// 0 never, 1 only when something failed, 2 always.
+    pub discord_level: u8,
+    pub discord_webhook_url: Option<String>,
+    pub healthcheck_url: Option<String>,
+    pub webhook_url: Option<String>,
+    pub ai: Option<AiSettings>,
+    pub timezone: chrono_tz::Tz,
+    pub state_file: PathBuf,
+    pub max_file_bytes: u64,
+    pub keep_deleted: bool,
+    /// Pages processed at once.
+    pub page_concurrency: usize,
+    pub dry_run: bool,
+    pub full_sync: bool,
+    /// Non-fatal remarks (a `DB3_*` with no `DB2_*`, an unknown `DB<n>_` key, ...).
+    pub warnings: Vec<String>,
+}
+
+impl Config {
+    /// Every secret value of this configuration, for the log/notification scrubber.
+    pub fn secrets(&self) -> Vec<String> {
+        let mut s = vec![self.notion.token.clone()];
+        if let Destination::Gitea(g) = &self.destination {
+            s.push(g.token.clone());
+        }
+        s.extend(self.discord_webhook_url.clone());
+        s.extend(self.healthcheck_url.clone());
+        s.extend(self.webhook_url.clone());
+        if let Some(ai) = &self.ai {
+            s.push(ai.api_key.clone());
+        }
+        s.retain(|x| !x.is_empty());
+        s
+    }
+}
+
+/// Every problem found, each naming the key and the fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub problems: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.problems.len();
+        writeln!(f, "configuration has {n} problem{}:", if n == 1 { "" } else { "s" })?;
+        for p in &self.problems {
+            writeln!(f, "  - {p}")?;
+        }
+        for w in &self.warnings {
+            writeln!(f, "  (warning) {w}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Read the `.env` file (if any) and the environment, and validate.
+pub fn load(ov: &Overrides) -> Result<Config, ConfigError> {
+    let mut vars: BTreeMap<String, String> = BTreeMap::new();
+    let mut pre = Vec::new();
+    match dotenvy::from_path_iter(&ov.env_path) {
+        Ok(iter) => {
+            for item in iter {
+                match item {
+                    Ok((k, v)) => {
+                        vars.insert(k, v);
+                    }
+                    Err(e) => pre.push(format!("{}: cannot be read: {}", ov.env_path.display(), describe_dotenv_error(&e))),
+                }
+            }
+        }
+        Err(e) if is_not_found(&e) => {
+            if ov.env_path_explicit {
+                pre.push(format!(
+                    "{}: file not found (given with --env); fix the path, or drop --env to use the environment only",
+                    ov.env_path.display()
+                ));
+            }
+        }
+        Err(e) => pre.push(format!("{}: cannot be read: {}", ov.env_path.display(), describe_dotenv_error(&e))),
+    }
+    // The environment wins over the file.
+    for (k, v) in std::env::vars() {
+        vars.insert(k, v);
+    }
+    let base_dir = env_dir(&ov.env_path);
+    match from_vars(&vars, &base_dir, ov) {
+        Ok(c) if pre.is_empty() => Ok(c),
+        Ok(c) => Err(ConfigError { problems: pre, warnings: c.warnings }),
+        Err(mut e) => {
+            pre.append(&mut e.problems);
+            e.problems = pre;
+            Err(e)
+        }
+    }
+}
+
+fn is_not_found(e: &dotenvy::Error) -> bool {
+    matches!(e, dotenvy::Error::Io(io) if io.kind() == std::io::ErrorKind::NotFound)
+}
+
+fn describe_dotenv_error(e: &dotenvy::Error) -> String {
+    match e {
+        // The line parse error carries the line's text, which may hold a secret: show the position only.
+        dotenvy::Error::LineParse(_, idx) => format!("syntax error at character {idx} of a line (expected KEY=value)"),
+        dotenvy::Error::Io(io) => io.to_string(),
+        dotenvy::Error::EnvVar(v) => v.to_string(),
+        _ => "unreadable".to_string(),
+    }
+}
+
+/// The folder relative paths resolve against: the `.env` file's folder (absolute), so cron's
+/// working directory does not matter.
+pub fn env_dir(env_path: &Path) -> PathBuf {
+    let parent = env_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::path::absolute(parent).unwrap_or_else(|_| parent.to_path_buf())
+}
+
+fn resolve(base: &Path, p: &str) -> PathBuf {
+    let p = PathBuf::from(p);
+    if p.is_absolute() {
+        p
+    } else {
+        base.join(p)
+    }
+}
+
+struct Reader<'a> {
+    vars: &'a BTreeMap<String, String>,
+    problems: Vec<String>,
+}
+
+impl Reader<'_> {
+    /// A set, non-blank value (surrounding whitespace trimmed).
+    fn get(&self, key: &str) -> Option<String> {
+        self.vars.get(key).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+    }
+
+    fn bool(&mut self, key: &str, default: bool) -> bool {
+        match self.get(key) {
+            None => default,
+            Some(v) => match v.to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => true,
+                "0" | "false" | "no" | "off" => false,
+                _ => {
+                    self.problems.push(format!("{key}={v} is not a yes/no value: use 1 or 0 (true/false also work)"));
+                    default
+                }
+            },
+        }
+    }
+
+    fn number<T: std::str::FromStr + PartialOrd + fmt::Display + Copy>(&mut self, key: &str, default: T, min: T, max: T) -> T {
+        match self.get(key) {
+            None => default,
+            Some(v) => match v.parse::<T>() {
+                Ok(n) if n >= min && n <= max => n,
+                _ => {
+                    self.problems.push(format!("{key}={v} is not a number from {min} to {max} (default {default})"));
+                    default
+                }
+            },
+        }
+    }
+
+    /// An http(s) URL. `secret` URLs are never echoed.
+    fn url(&mut self, key: &str, secret: bool) -> Option<String> {
+        let v = self.get(key)?;
+        match url::Url::parse(&v) {
+            Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host_str().is_some() => Some(v),
+            _ => {
+                let shown = if secret { "(value hidden)".to_string() } else { format!("{v:?}") };
+                self.problems.push(format!("{key} is not a URL {shown}: it must start with https:// (or http://) and name a host"));
+                None
+            }
+        }
+    }
+}
+
+/// Valid repository name: Gitea's `[A-Za-z0-9._-]`, at most 100 characters, and safe as a folder.
+fn valid_repo_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 100
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+        && !name.starts_with('.')
+        && !name.eq_ignore_ascii_case(".git")
+}
+
+/// Validate a complete set of variables. `base_dir` is where relative paths resolve.
+pub fn from_vars(vars: &BTreeMap<String, String>, base_dir: &Path, ov: &Overrides) -> Result<Config, ConfigError> {
+    let mut r = Reader { vars, problems: Vec::new() };
+    let mut warnings = Vec::new();
+
+    // --- Notion
+    let token = r.get("NOTION_TOKEN").unwrap_or_else(|| {
+        r.problems.push(
+            "NOTION_TOKEN is missing: create an integration at https://www.notion.so/profile/integrations, copy its secret (ntn_... or secret_...) into NOTION_TOKEN, and share each database with it (••• -> Connections)"
+                .into(),
+        );
+        String::new()
+    });
+    let api_url = r.url("NOTION_API_URL", false).unwrap_or_else(|| DEFAULT_API_URL.to_string());
+    let version = r.get("NOTION_VERSION").unwrap_or_else(|| DEFAULT_VERSION.to_string());
+    if !is_api_version(&version) {
+        r.problems.push(format!("NOTION_VERSION={version} is not an API version date: use {DEFAULT_VERSION} (or 2025-09-03)"));
+    }
+    let rate_limit = r.number("NOTION_RATE_LIMIT", 3.0f64, 0.1, 100.0);
+
+    // --- Destination
+    let author_name = r.get("GIT_AUTHOR_NAME").unwrap_or_else(|| "Notion Backup".to_string());
+    let author_email = r.get("GIT_AUTHOR_EMAIL").unwrap_or_else(|| "notion-backup@localhost".to_string());
+    let branch = r.get("GIT_BRANCH");
+    let destination = if r.get("GIT_BASE_URL").is_some() {
+        let base_url = r.url("GIT_BASE_URL", false).map(|u| normalize_gitea_url(&u)).unwrap_or_default();
+        let gtoken = r.get("GIT_TOKEN").unwrap_or_else(|| {
+            r.problems.push("GIT_TOKEN is missing (GIT_BASE_URL is set): create an access token in Gitea/Forgejo under Settings -> Applications with scope write:repository (+ write:user to let it create repos)".into());
+            String::new()
+        });
+        let owner = r.get("GIT_OWNER").unwrap_or_else(|| {
+            r.problems.push("GIT_OWNER is missing (GIT_BASE_URL is set): set it to the user or organisation that owns the backup repositories".into());
+            String::new()
+        });
+        let ca_file = r.get("GIT_CA_FILE").map(|p| resolve(base_dir, &p));
+        if let Some(ca) = &ca_file {
+            if !ca.is_file() {
+                r.problems.push(format!("GIT_CA_FILE={} does not exist: give the path of your CA certificate (PEM)", ca.display()));
+            }
+        }
+        let max_mb = r.number("GIT_MAX_REQUEST_MB", 50u64, 1, 4096);
+        Destination::Gitea(GiteaSettings {
+            base_url,
+            token: gtoken,
+            owner,
+            branch,
+            create_repos: r.bool("GIT_CREATE_REPOS", false),
+            ca_file,
+            max_request_bytes: max_mb * 1024 * 1024,
+        })
+    } else {
+        for k in ["GIT_TOKEN", "GIT_OWNER"] {
+            if r.get(k).is_some() {
+                warnings.push(format!("{k} is set but GIT_BASE_URL is not: backing up to local git repositories under BACKUP_DIR; set GIT_BASE_URL to use Gitea/Forgejo"));
+            }
+        }
+        let dir = r.get("BACKUP_DIR").unwrap_or_else(|| "notion-backup".to_string());
+        Destination::Local(LocalSettings { backup_dir: resolve(base_dir, &dir), push: r.bool("GIT_PUSH", false), branch })
+    };
+
+    // --- Databases
+    let databases = read_databases(&mut r, &mut warnings);
+
+    // --- Notifications
+    let discord_level = r.number("DISCORD_LEVEL", 0u8, 0, 2);
+    let discord_webhook_url = r.url("DISCORD_WEBHOOK_URL", true);
+    if discord_level > 0 && discord_webhook_url.is_none() && r.get("DISCORD_WEBHOOK_URL").is_none() {
+        r.problems.push(format!("DISCORD_LEVEL={discord_level} but DISCORD_WEBHOOK_URL is missing: paste the webhook URL from Discord (channel settings -> Integrations -> Webhooks), or set DISCORD_LEVEL=0"));
+    }
+    let healthcheck_url = r.url("HEALTHCHECK_URL", true);
+    let webhook_url = r.url("WEBHOOK_URL", true);
+
+    // --- AI naming
+    let ai = if r.bool("AI_NAMING_ENABLED", false) {
+        let api_url = r.url("AI_API_URL", false).unwrap_or_else(|| "https://api.anthropic.com/v1/messages".to_string());
+        let api_key = r.get("AI_API_KEY").unwrap_or_else(|| {
+            r.problems.push("AI_API_KEY is missing (AI_NAMING_ENABLED=1): set the API key, or set AI_NAMING_ENABLED=0".into());
+            String::new()
+        });
+        let model = r.get("AI_MODEL").unwrap_or_else(|| "claude-haiku-4-5".to_string());
+        Some(AiSettings { api_url, api_key, model })
+    } else {
+        None
+    };
+
+    // --- Misc
+    let timezone = match r.get("TIMEZONE") {
+        None => chrono_tz::UTC,
+        Some(tz) => tz.parse::<chrono_tz::Tz>().unwrap_or_else(|_| {
+            r.problems.push(format!("TIMEZONE={tz} is not a time zone name: use an IANA name such as Europe/Berlin or America/New_York"));
+            chrono_tz::UTC
+        }),
+    };
+    let state_file = match (&ov.state_file, r.get("STATE_FILE")) {
+        (Some(p), _) => std::path::absolute(p).unwrap_or_else(|_| p.clone()),
+        (None, Some(p)) => resolve(base_dir, &p),
+        (None, None) => base_dir.join("sync-state.json"),
+    };
+    let max_file_bytes = r.number("MAX_FILE_MB", 100u64, 1, 100_000) * 1024 * 1024;
+    let keep_deleted = r.bool("KEEP_DELETED", false);
+    let page_concurrency = r.number("PAGE_CONCURRENCY", 4usize, 1, 32);
+
+    if !r.problems.is_empty() {
+        return Err(ConfigError { problems: r.problems, warnings });
+    }
+    Ok(Config {
+        notion: NotionSettings { token, api_url, version, rate_limit },
+        destination,
+        author_name,
+        author_email,
+        databases,
+        discord_level,
+        discord_webhook_url,
+        healthcheck_url,
+        webhook_url,
+        ai,
+        timezone,
+        state_file,
+        max_file_bytes,
+        keep_deleted,
+        page_concurrency,
+        dry_run: ov.dry_run,
+        full_sync: ov.full_sync,
+        warnings,
+    })
+}
+
+fn is_api_version(v: &str) -> bool {
+    chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").is_ok()
+}
+
+/// Accept `https://git.example.com`, `.../`, and `.../api/v1`; keep the server root.
+fn normalize_gitea_url(u: &str) -> String {
+    let t = u.trim_end_matches('/');
+    t.strip_suffix("/api/v1").unwrap_or(t).to_string()
+}
+
+fn read_databases(r: &mut Reader, warnings: &mut Vec<String>) -> Vec<DatabaseConfig> {
+    #[derive(Default)]
+    struct Triple {
+        id: Option<String>,
+        repo: Option<String>,
+        label: Option<String>,
+    }
+    let mut by_n: BTreeMap<u32, Triple> = BTreeMap::new();
+    for (key, value) in r.vars.iter() {
+        let Some(rest) = key.strip_prefix("DB") else { continue };
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        if digits.is_empty() || !rest[digits.len()..].starts_with('_') {
+            continue;
+        }
+        let Ok(n) = digits.parse::<u32>() else { continue };
+        let field = &rest[digits.len() + 1..];
+        let value = value.trim().to_string();
+        let t = by_n.entry(n).or_default();
+        match field {
+            "NOTION_ID" => t.id = Some(value).filter(|v| !v.is_empty()),
+            "GIT_REPO" => t.repo = Some(value).filter(|v| !v.is_empty()),
+            "LABEL" => t.label = Some(value).filter(|v| !v.is_empty()),
+            other => warnings.push(format!("{key}: unknown setting DB{n}_{other} is ignored (known: DB{n}_NOTION_ID, DB{n}_GIT_REPO, DB{n}_LABEL)")),
+        }
+    }
+    let mut out = Vec::new();
+    let mut expected = 1u32;
+    for (n, t) in by_n {
+        if t.id.is_none() && t.repo.is_none() && t.label.is_none() {
+            continue;
+        }
+        if n != expected {
+            warnings.push(format!(
+                "DB{n}_* is set but DB{expected}_* is not: numbering has a gap; DB{n} is still backed up (renumber to DB{expected} to silence this)"
+            ));
+        }
+        expected = n + 1;
+        let id = match &t.id {
+            None => {
+                r.problems.push(format!("DB{n}_NOTION_ID is missing (DB{n}_GIT_REPO/DB{n}_LABEL are set): paste the database's link or id from Notion (••• -> Copy link)"));
+                None
+            }
+            Some(raw) => match ids::parse_user_id(raw) {
+                Some(id) => Some(id),
+                None => {
+                    r.problems.push(format!("DB{n}_NOTION_ID={raw:?} is not a Notion id: use the 32-character id, a dashed UUID, or the database's link from Notion (••• -> Copy link)"));
+                    None
+                }
+            },
+        };
+        let repo = match &t.repo {
+            None => {
+                r.problems.push(format!("DB{n}_GIT_REPO is missing (DB{n}_NOTION_ID is set): name the repository to back this database up into, e.g. DB{n}_GIT_REPO=notion-notes"));
+                None
+            }
+            Some(name) if !valid_repo_name(name) => {
+                r.problems.push(format!("DB{n}_GIT_REPO={name:?} is not a valid repository name: use letters, digits, '.', '_' and '-' only (at most 100, not starting with '.')"));
+                None
+            }
+            Some(name) => Some(name.clone()),
+        };
+        if let (Some(notion_id), Some(repo)) = (id, repo) {
+            let label = t.label.clone().unwrap_or_else(|| repo.clone());
+            out.push(DatabaseConfig { index: n, notion_id, repo, label });
+        }
+    }
+    // Two databases in one repository would overwrite each other's index and folders.
+    for (i, a) in out.iter().enumerate() {
+        for b in &out[i + 1..] {
+            if a.repo.eq_ignore_ascii_case(&b.repo) {
+                r.problems.push(format!("DB{}_GIT_REPO and DB{}_GIT_REPO both name {:?}: give each database its own repository", a.index, b.index, a.repo));
+            }
+            if a.notion_id == b.notion_id {
+                r.problems.push(format!("DB{}_NOTION_ID and DB{}_NOTION_ID are the same database: remove one of them", a.index, b.index));
+            }
+        }
+    }
+    if out.is_empty() && !r.problems.iter().any(|p| p.starts_with("DB")) {
+        r.problems.push("no database configured: set DB1_NOTION_ID (the database's link or id), DB1_GIT_REPO (the repository name) and optionally DB1_LABEL".into());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID: &str = "1f2e3d4c5b6a79881f2e3d4c5b6a7988";
+
+    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn ok(pairs: &[(&str, &str)]) -> Config {
+        from_vars(&vars(pairs), Path::new("/etc/nb"), &Overrides::default()).unwrap()
+    }
+
+    fn problems(pairs: &[(&str, &str)]) -> Vec<String> {
+        from_vars(&vars(pairs), Path::new("/etc/nb"), &Overrides::default()).unwrap_err().problems
+    }
+
+    #[test]
+    fn python_script_env_works_unchanged() {
+        let c = ok(&[
+            ("NOTION_TOKEN", "secret_abc"),
+            ("GIT_BASE_URL", "https://git.example.com/"),
+            ("GIT_TOKEN", "gt"),
+            ("GIT_OWNER", "me"),
+            ("DB1_NOTION_ID", ID),
+            ("DB1_GIT_REPO", "notes"),
+            ("DB1_LABEL", "Notes"),
+            ("DB2_NOTION_ID", "https://www.notion.so/acme/Tasks-aaaabbbbccccddddeeeeffff00001111?v=1234"),
+            ("DB2_GIT_REPO", "tasks"),
+            ("DB2_LABEL", "Tasks"),
+            ("DISCORD_LEVEL", "1"),
+            ("DISCORD_WEBHOOK_URL", "https://discord.com/api/webhooks/1/abc"),
+            ("AI_NAMING_ENABLED", "false"),
+            ("TIMEZONE", "Europe/Berlin"),
+        ]);
+        assert_eq!(c.databases.len(), 2);
+        assert_eq!(c.databases[1].notion_id, "aaaabbbbccccddddeeeeffff00001111");
+        assert_eq!(c.timezone, chrono_tz::Europe::Berlin);
+        assert_eq!(c.state_file, PathBuf::from("/etc/nb/sync-state.json"));
+        match &c.destination {
+            Destination::Gitea(g) => assert_eq!(g.base_url, "https://git.example.com"),
+            other => panic!("{other:?}"),
+        }
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    }
+
+    #[test]
+    fn local_default_and_relative_paths() {
+        let c = ok(&[("NOTION_TOKEN", "t"), ("DB1_NOTION_ID", ID), ("DB1_GIT_REPO", "notes")]);
+        match &c.destination {
+            Destination::Local(l) => assert_eq!(l.backup_dir, PathBuf::from("/etc/nb/notion-backup")),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(c.databases[0].label, "notes");
+    }
+
+    #[test]
+    fn five_mistakes_five_problems_no_secrets() {
+        let p = problems(&[
+            ("DB1_NOTION_ID", "not-an-id"),
+            ("DB1_GIT_REPO", "notes"),
+            ("DB2_NOTION_ID", ID),
+            ("GIT_BASE_URL", "git.example.com"),
+            ("DISCORD_LEVEL", "7"),
+            ("DISCORD_WEBHOOK_URL", "https://discord.com/api/webhooks/1/SUPERSECRET"),
+        ]);
+        let all = p.join("\n");
+        assert!(p.len() >= 5, "{all}");
+        for key in ["NOTION_TOKEN", "DB1_NOTION_ID", "DB2_GIT_REPO", "GIT_BASE_URL", "DISCORD_LEVEL"] {
+            assert!(p.iter().any(|x| x.starts_with(key)), "no problem for {key} in\n{all}");
+        }
+        assert!(!all.contains("SUPERSECRET"));
+    }
+
+    #[test]
+    fn gap_in_numbering_warns_and_keeps() {
+        let c = ok(&[("NOTION_TOKEN", "t"), ("DB1_NOTION_ID", ID), ("DB1_GIT_REPO", "a"), ("DB3_NOTION_ID", "aaaabbbbccccddddeeeeffff00001111"), ("DB3_GIT_REPO", "c")]);
+        assert_eq!(c.databases.len(), 2);
+        assert!(c.warnings.iter().any(|w| w.contains("DB3_*") && w.contains("DB2_*")), "{:?}", c.warnings);
+    }
+
+    #[test]
+    fn no_upper_limit_on_databases() {
+        let mut pairs = vec![("NOTION_TOKEN".to_string(), "t".to_string())];
+        for n in 1..=25 {
+            pairs.push((format!("DB{n}_NOTION_ID"), format!("{:032x}", n)));
+            pairs.push((format!("DB{n}_GIT_REPO"), format!("repo{n}")));
+        }
+        let v: BTreeMap<_, _> = pairs.into_iter().collect();
+        let c = from_vars(&v, Path::new("/x"), &Overrides::default()).unwrap();
+        assert_eq!(c.databases.len(), 25);
+        assert_eq!(c.databases.iter().map(|d| d.index).collect::<Vec<_>>(), (1..=25).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn duplicate_repo_and_bad_repo_name() {
+        let p = problems(&[("NOTION_TOKEN", "t"), ("DB1_NOTION_ID", ID), ("DB1_GIT_REPO", "a"), ("DB2_NOTION_ID", "aaaabbbbccccddddeeeeffff00001111"), ("DB2_GIT_REPO", "A")]);
+        assert!(p[0].contains("both name"), "{p:?}");
+        let p = problems(&[("NOTION_TOKEN", "t"), ("DB1_NOTION_ID", ID), ("DB1_GIT_REPO", "../evil")]);
+        assert!(p[0].starts_with("DB1_GIT_REPO"), "{p:?}");
+    }
+
+    #[test]
+    fn gitea_needs_token_and_owner() {
+        let p = problems(&[("NOTION_TOKEN", "t"), ("DB1_NOTION_ID", ID), ("DB1_GIT_REPO", "a"), ("GIT_BASE_URL", "https://g.example")]);
+        assert!(p.iter().any(|x| x.starts_with("GIT_TOKEN")));
+        assert!(p.iter().any(|x| x.starts_with("GIT_OWNER")));
+    }
+
+    #[test]
+    fn secrets_listed() {
+        let c = ok(&[("NOTION_TOKEN", "ntn_1"), ("DB1_NOTION_ID", ID), ("DB1_GIT_REPO", "a"), ("HEALTHCHECK_URL", "https://hc.example/ping/uuid")]);
+        assert_eq!(c.secrets(), vec!["ntn_1".to_string(), "https://hc.example/ping/uuid".to_string()]);
+    }
+}

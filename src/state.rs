@@ -1,1 +1,234 @@
-//! The versioned `sync-state.json`, written atomically.
+//! The versioned `sync-state.json`: for each backed-up page, the `last_edited_time` that was
+//! committed, its folder, its files' git blob ids and the names given to its media. Written
+//! atomically (temp file, fsync, rename, fsync of the folder), so a crash leaves either the old or
+//! the new state, never a torn one. A state written by `notion-gitea-backup.py`
+//! (`{"synced_pages": {id: time}}`) is read and upgraded.
+//!
+//! Also owns the run lock beside the state file, so two overlapping cron runs never interleave.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids;
+
+pub const STATE_VERSION: u32 = 2;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("state file {path} is not valid ({reason}): fix it, or move it away to start over (the next run then re-checks every page and commits only what differs)")]
+    Corrupt { path: String, reason: String },
+    #[error("state file {path} was written by a newer version (format {found}, this build reads {STATE_VERSION}): upgrade notion-git-backup")]
+    TooNew { path: String, found: u32 },
+    #[error("cannot {action} state file {path}: {source}")]
+    Io { action: &'static str, path: String, source: std::io::Error },
+    #[error("another backup run is in progress (lock {path} is held{holder}); this run exits without touching anything. If no other run exists, the lock is released automatically when its process ends")]
+    Locked { path: String, holder: String },
+}
+
+/// What was committed for one page.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PageRecord {
+    /// Repository (DB<n>_GIT_REPO) the page lives in.
+    #[serde(default)]
+    pub repo: String,
+    #[serde(default)]
+    pub title: String,
+    /// `last_edited_time` of the version committed.
+    pub last_edited_time: String,
+    /// When that version was read from Notion (RFC 3339). `last_edited_time` has minute
+    /// granularity, so a page read within the minute of its last edit is read again next run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetched_at: Option<String>,
+    /// Folder of the page in the repository (`my-page`); `None` for entries upgraded from the
+    /// Python script's state, which did not record it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder: Option<String>,
+    /// Repository path -> git blob id of every file of the page.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub files: BTreeMap<String, String>,
+    /// Content SHA-256 -> path relative to the page folder, so the same bytes keep their name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub media_names: BTreeMap<String, String>,
+}
+
+impl PageRecord {
+    /// True when this record came from the Python script's state (no folder known).
+    pub fn is_legacy(&self) -> bool {
+        self.folder.is_none()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    pub version: u32,
+    /// Canonical page id -> record.
+    pub pages: BTreeMap<String, PageRecord>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State { version: STATE_VERSION, pages: BTreeMap::new() }
+    }
+}
+
+impl State {
+    /// Read the state; a missing file is an empty state.
+    pub fn load(path: &Path) -> Result<State, StateError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(State::default()),
+            Err(e) => return Err(StateError::Io { action: "read", path: path.display().to_string(), source: e }),
+        };
+        Self::parse(&text, path)
+    }
+
+    fn parse(text: &str, path: &Path) -> Result<State, StateError> {
+        let corrupt = |reason: String| StateError::Corrupt { path: path.display().to_string(), reason };
+        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| corrupt(e.to_string()))?;
+        if let Some(legacy) = v.get("synced_pages") {
+            // notion-gitea-backup.py: {"synced_pages": {page_id: last_edited_time}}
+            let map = legacy.as_object().ok_or_else(|| corrupt("synced_pages is not an object".into()))?;
+            let mut st = State::default();
+            for (id, t) in map {
+                let t = t.as_str().unwrap_or_default().to_string();
+                st.pages.insert(ids::normalize(id), PageRecord { last_edited_time: t, ..Default::default() });
+            }
+            return Ok(st);
+        }
+        let version = v.get("version").and_then(serde_json::Value::as_u64).unwrap_or(0) as u32;
+        if version > STATE_VERSION {
+            return Err(StateError::TooNew { path: path.display().to_string(), found: version });
+        }
+        let mut st: State = serde_json::from_value(v).map_err(|e| corrupt(e.to_string()))?;
+        st.version = STATE_VERSION;
+        Ok(st)
+    }
+
+    /// Write atomically: temp file in the same folder, fsync, rename over the old file, fsync
+    /// the folder.
+    pub fn save(&self, path: &Path) -> Result<(), StateError> {
+        let io = |action: &'static str| move |e: std::io::Error| StateError::Io { action, path: path.display().to_string(), source: e };
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(io("create the folder of"))?;
+        let json = serde_json::to_vec_pretty(self).expect("state serializes");
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io("create a temporary file for"))?;
+        tmp.write_all(&json).map_err(io("write"))?;
+        tmp.write_all(b"\n").map_err(io("write"))?;
+        tmp.as_file().sync_all().map_err(io("sync"))?;
+        tmp.persist(path).map_err(|e| StateError::Io { action: "replace", path: path.display().to_string(), source: e.error })?;
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+
+    /// Record ids (canonical) of the pages recorded for `repo`.
+    pub fn pages_in_repo<'a>(&'a self, repo: &'a str) -> impl Iterator<Item = (&'a String, &'a PageRecord)> + 'a {
+        self.pages.iter().filter(move |(_, r)| r.repo == repo)
+    }
+}
+
+/// An exclusive lock beside the state file, held for the whole run. The operating system drops
+/// it when the process ends, however it ends, so a killed run never leaves a stale lock behind.
+#[derive(Debug)]
+pub struct RunLock {
+    _file: File,
+    path: PathBuf,
+}
+
+impl RunLock {
+    pub fn acquire(state_path: &Path) -> Result<RunLock, StateError> {
+        let path = lock_path(state_path);
+        if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| StateError::Io { action: "create the folder of", path: path.display().to_string(), source: e })?;
+        }
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| StateError::Io { action: "open the lock beside", path: path.display().to_string(), source: e })?;
+        match fs4::fs_std::FileExt::try_lock_exclusive(&file) {
+            Ok(true) => {}
+            Ok(false) => {
+                let holder = std::fs::read_to_string(&path).ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+                return Err(StateError::Locked {
+                    path: path.display().to_string(),
+                    holder: holder.map(|h| format!(" by {h}")).unwrap_or_default(),
+                });
+            }
+            Err(e) => return Err(StateError::Io { action: "lock", path: path.display().to_string(), source: e }),
+        }
+        let _ = file.set_len(0);
+        let _ = writeln!(file, "pid {} since {}", std::process::id(), chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        Ok(RunLock { _file: file, path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+pub fn lock_path(state_path: &Path) -> PathBuf {
+    let mut p = state_path.as_os_str().to_owned();
+    p.push(".lock");
+    PathBuf::from(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roundtrip_and_atomic_replace() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sync-state.json");
+        assert_eq!(State::load(&path).unwrap(), State::default());
+        let mut st = State::default();
+        st.pages.insert("abc".into(), PageRecord { repo: "notes".into(), last_edited_time: "2026-01-01T00:00:00.000Z".into(), folder: Some("a".into()), ..Default::default() });
+        st.save(&path).unwrap();
+        st.save(&path).unwrap();
+        assert_eq!(State::load(&path).unwrap(), st);
+        // No temp files left behind.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn upgrades_python_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        std::fs::write(&path, r#"{"synced_pages": {"1f2e3d4c-5b6a-7988-1f2e-3d4c5b6a7988": "2025-05-01T10:00:00.000Z"}}"#).unwrap();
+        let st = State::load(&path).unwrap();
+        let rec = &st.pages["1f2e3d4c5b6a79881f2e3d4c5b6a7988"];
+        assert_eq!(rec.last_edited_time, "2025-05-01T10:00:00.000Z");
+        assert!(rec.is_legacy());
+    }
+
+    #[test]
+    fn corrupt_state_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        std::fs::write(&path, "{not json").unwrap();
+        let e = State::load(&path).unwrap_err().to_string();
+        assert!(e.contains("is not valid") && e.contains("move it away"), "{e}");
+        std::fs::write(&path, r#"{"version": 99, "pages": {}}"#).unwrap();
+        assert!(matches!(State::load(&path), Err(StateError::TooNew { .. })));
+    }
+
+    #[test]
+    fn second_lock_refused_and_released_on_drop() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let first = RunLock::acquire(&path).unwrap();
+        let e = RunLock::acquire(&path).unwrap_err();
+        assert!(matches!(e, StateError::Locked { .. }), "{e}");
+        assert!(e.to_string().contains(&format!("pid {}", std::process::id())));
+        drop(first);
+        RunLock::acquire(&path).unwrap();
+    }
+}

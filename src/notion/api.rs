@@ -252,3 +252,21 @@ mod tests {
         }
     }
 }
+
+impl NotionClient {
+    /// Every user of the workspace (`GET /users`), for resolving names of people and authors.
+    /// Personal access tokens cannot call this; callers treat an error as "names unknown".
+    pub fn list_users(&self) -> BoxStream<'static, Result<User, NotionError>> {
+        let client = self.clone();
+        paginate::items(move |cursor: Option<String>| {
+            let client = client.clone();
+            async move {
+                let mut q = vec![("page_size", "100".to_string())];
+                if let Some(c) = cursor {
+                    q.push(("start_cursor", c));
+                }
+                client.request::<ListPage<User>>(Method::GET, "/users", &q, None, "the list of users").await
+            }
+        })
+    }
+}

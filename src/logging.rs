@@ -267,7 +267,10 @@ mod tests {
             tracing::error!("error line");
         });
         assert!(!text.contains("info line"), "{text}");
-        assert!(text.contains("warn line") && text.contains("error line"), "{text}");
+        assert!(
+            text.contains("warn line") && text.contains("error line"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -296,7 +299,10 @@ mod tests {
             tracing::info!("info line");
             tracing::warn!("warn line");
         });
-        assert!(!text.contains("info line") && text.contains("warn line"), "{text}");
+        assert!(
+            !text.contains("info line") && text.contains("warn line"),
+            "{text}"
+        );
     }
 
     #[test]

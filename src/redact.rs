@@ -242,7 +242,9 @@ mod tests {
 
     #[test]
     fn registered_url_masks_credentials_and_query_values() {
-        register_url_secret("https://bob:hunter2hunter2@hooks.example.org/in?key=k3y-0123456789abcdef");
+        register_url_secret(
+            "https://bob:hunter2hunter2@hooks.example.org/in?key=k3y-0123456789abcdef",
+        );
         let text = scrub("user bob:hunter2hunter2 key k3y-0123456789abcdef");
         assert!(!text.contains("hunter2hunter2"), "{text}");
         assert!(!text.contains("k3y-0123456789abcdef"), "{text}");

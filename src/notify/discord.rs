@@ -17,10 +17,35 @@ use crate::redact;
 /// Discord's limit on `content`. Measured in UTF-16 code units, which is never less than the
 /// character count, so the message fits whichever way Discord counts.
 pub const DISCORD_LIMIT: usize = 2000;
-/// Page names (and errors) listed per database before "+N more".
-const MAX_LISTED: usize = 10;
-/// Any single page title, error or label is cut to this many characters.
-const MAX_ITEM_CHARS: usize = 200;
+/// How much of each database section a message shows.
+#[derive(Clone, Copy)]
+struct Detail {
+    /// page names listed before "+N more" (0: none, the count is in the heading)
+    names: usize,
+    /// failed pages listed before "+N more"
+    failures: usize,
+    /// any single page title, error or label is cut to this many characters
+    item_chars: usize,
+}
+
+/// Tried in order until the message fits: everything, then errors only, then short errors.
+const DETAILS: [Detail; 3] = [
+    Detail {
+        names: 10,
+        failures: 10,
+        item_chars: 200,
+    },
+    Detail {
+        names: 0,
+        failures: 10,
+        item_chars: 200,
+    },
+    Detail {
+        names: 0,
+        failures: 3,
+        item_chars: 80,
+    },
+];
 const MAX_FATAL_CHARS: usize = 500;
 const MAX_HOST_CHARS: usize = 100;
 
@@ -43,15 +68,16 @@ pub fn discord_message(report: &RunReport, tz: Tz, host: &str) -> String {
             .finished_at
             .with_timezone(&tz)
             .format("%Y-%m-%d %H:%M %Z"),
-        escape(&cap(&one_line(host), MAX_HOST_CHARS)),
+        show(host, MAX_HOST_CHARS),
     );
-    let full = body(report, true);
-    let message = assemble(&header, &full, &footer);
-    if units(&message) <= DISCORD_LIMIT {
-        return redact::scrub(&message);
+    for detail in DETAILS {
+        let message = assemble(&header, &body(report, detail), &footer);
+        if units(&message) <= DISCORD_LIMIT {
+            return redact::scrub(&message);
+        }
     }
-    // Too long: keep the errors, drop the page names, then whole lines from the end.
-    let compact = body(report, false);
+    // Still too long: drop whole lines from the end of the shortest form.
+    let compact = body(report, DETAILS[DETAILS.len() - 1]);
     for keep in (0..=compact.len()).rev() {
         let mut lines = compact[..keep].to_vec();
         let omitted = compact[keep..].iter().filter(|l| !l.is_empty()).count();
@@ -59,7 +85,7 @@ pub fn discord_message(report: &RunReport, tz: Tz, host: &str) -> String {
             lines.push(format!(
                 "… {omitted} more {}: see the log on {}",
                 if omitted == 1 { "line" } else { "lines" },
-                escape(&cap(&one_line(host), MAX_HOST_CHARS))
+                show(host, MAX_HOST_CHARS)
             ));
         }
         let message = assemble(&header, &lines, &footer);
@@ -68,7 +94,10 @@ pub fn discord_message(report: &RunReport, tz: Tz, host: &str) -> String {
         }
     }
     // Unreachable with the caps above; kept so the limit holds whatever they become.
-    redact::scrub(&cut_to_units(&assemble(&header, &[], &footer), DISCORD_LIMIT))
+    redact::scrub(&cut_to_units(
+        &assemble(&header, &[], &footer),
+        DISCORD_LIMIT,
+    ))
 }
 
 fn header(report: &RunReport) -> String {
@@ -82,31 +111,28 @@ fn header(report: &RunReport) -> String {
         RunStatus::Failed => "❌ Notion backup failed".to_string(),
         RunStatus::Fatal => format!(
             "❌ Notion backup failed\n{}",
-            escape(&cap(
-                &one_line(report.fatal.as_deref().unwrap_or_default()),
-                MAX_FATAL_CHARS
-            ))
+            show(report.fatal.as_deref().unwrap_or_default(), MAX_FATAL_CHARS)
         ),
     }
 }
 
 /// Body lines; sections are separated by an empty line.
-fn body(report: &RunReport, with_names: bool) -> Vec<String> {
+fn body(report: &RunReport, detail: Detail) -> Vec<String> {
     let mut lines = Vec::new();
     for (i, db) in report.databases.iter().enumerate() {
         if i > 0 {
             lines.push(String::new());
         }
-        database_section(&mut lines, db, with_names);
+        database_section(&mut lines, db, detail);
     }
     lines
 }
 
-fn database_section(lines: &mut Vec<String>, db: &DatabaseReport, with_names: bool) {
+fn database_section(lines: &mut Vec<String>, db: &DatabaseReport, detail: Detail) {
     let synced = db.backed_up.len();
     let mut head = format!(
         "**{}**: {synced} {} synced, {} {} committed",
-        escape(&cap(&one_line(&db.label), MAX_ITEM_CHARS)),
+        show(&db.label, detail.item_chars),
         if synced == 1 { "page" } else { "pages" },
         db.files_committed,
         if db.files_committed == 1 {
@@ -123,27 +149,27 @@ fn database_section(lines: &mut Vec<String>, db: &DatabaseReport, with_names: bo
     }
     lines.push(head);
     if let Some(error) = &db.error {
-        lines.push(format!("❌ {}", escape(&cap(&one_line(error), MAX_ITEM_CHARS))));
+        lines.push(format!("❌ {}", show(error, detail.item_chars)));
     }
-    if with_names {
-        for name in db.backed_up.iter().take(MAX_LISTED) {
-            lines.push(format!("• {}", escape(&cap(&title(name), MAX_ITEM_CHARS))));
+    if detail.names > 0 {
+        for name in db.backed_up.iter().take(detail.names) {
+            lines.push(format!("• {}", show(&title(name), detail.item_chars)));
         }
-        if synced > MAX_LISTED {
-            lines.push(format!("+{} more", synced - MAX_LISTED));
+        if synced > detail.names {
+            lines.push(format!("+{} more", synced - detail.names));
         }
     }
     if !db.failed.is_empty() {
         lines.push("Errors:".to_string());
-        for failure in db.failed.iter().take(MAX_LISTED) {
+        for failure in db.failed.iter().take(detail.failures) {
             lines.push(format!(
                 "• {}: {}",
-                escape(&cap(&title(&failure.title), MAX_ITEM_CHARS)),
-                escape(&cap(&one_line(&failure.reason), MAX_ITEM_CHARS))
+                show(&title(&failure.title), detail.item_chars),
+                show(&failure.reason, detail.item_chars)
             ));
         }
-        if db.failed.len() > MAX_LISTED {
-            lines.push(format!("+{} more", db.failed.len() - MAX_LISTED));
+        if db.failed.len() > detail.failures {
+            lines.push(format!("+{} more", db.failed.len() - detail.failures));
         }
     }
 }
@@ -180,6 +206,12 @@ fn cut_to_units(s: &str, max: usize) -> String {
             used <= max
         })
         .collect()
+}
+
+/// User text as shown: scrubbed (before escaping, which would hide a secret from the
+/// scrubber), on one line, capped at `max` characters, markdown-escaped.
+fn show(text: &str, max: usize) -> String {
+    escape(&cap(&one_line(&redact::scrub(text)), max))
 }
 
 /// Backslash-escapes Discord markdown so user text shows as typed.
@@ -232,7 +264,22 @@ mod tests {
 
     #[test]
     fn markdown_and_mentions_are_escaped() {
-        assert_eq!(escape("a*b_c~`|[x](y)<@1>\\"), "a\\*b\\_c\\~\\`\\|\\[x\\](y)\\<@1\\>\\\\");
+        assert_eq!(
+            escape("a*b_c~`|[x](y)<@1>\\"),
+            "a\\*b\\_c\\~\\`\\|\\[x\\](y)\\<@1\\>\\\\"
+        );
+    }
+
+    #[test]
+    fn secret_with_markdown_characters_is_scrubbed_before_escaping() {
+        redact::register_secret("ntn_discord_unit_secret");
+        let report = RunReport {
+            fatal: Some("bad token ntn_discord_unit_secret".into()),
+            ..RunReport::default()
+        };
+        let message = discord_message(&report, chrono_tz::UTC, "host_ntn_discord_unit_secret");
+        assert!(!message.contains("ntn"), "{message}");
+        assert!(message.contains("bad token \\*\\*\\*"), "{message}");
     }
 
     #[test]

@@ -123,9 +123,15 @@ mod tests {
     #[test]
     fn healthchecks_io_convention() {
         let base = "https://hc-ping.com/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
-        assert_eq!(ping(base, Signal::Start, "").unwrap(), format!("{base}/start"));
+        assert_eq!(
+            ping(base, Signal::Start, "").unwrap(),
+            format!("{base}/start")
+        );
         assert_eq!(ping(base, Signal::Success, "").unwrap(), base);
-        assert_eq!(ping(base, Signal::Fail, "x").unwrap(), format!("{base}/fail"));
+        assert_eq!(
+            ping(base, Signal::Fail, "x").unwrap(),
+            format!("{base}/fail")
+        );
     }
 
     #[test]

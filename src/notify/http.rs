@@ -215,7 +215,8 @@ mod tests {
 
     #[test]
     fn retry_after_prefers_discord_json_float() {
-        let body = r#"{"message": "You are being rate limited.", "retry_after": 0.25, "global": false}"#;
+        let body =
+            r#"{"message": "You are being rate limited.", "retry_after": 0.25, "global": false}"#;
         assert_eq!(
             retry_after(&headers("1"), body),
             Some(Duration::from_millis(250))

@@ -36,7 +36,7 @@ pub fn parse_user_id(input: &str) -> Option<String> {
         let url = url::Url::parse(&with_scheme).ok()?;
         // The database id is the last 32 hex characters of the last path segment; the `v=`
         // query parameter is a view id and must be ignored.
-        let last = url.path_segments()?.filter(|p| !p.is_empty()).next_back()?.to_string();
+        let last = url.path_segments()?.rfind(|p| !p.is_empty())?.to_string();
         let last = normalize(&last);
         if last.len() >= 32 {
             let tail = &last[last.len() - 32..];

@@ -128,9 +128,8 @@ pub async fn run_with(cfg: Config, interrupt: Interrupt) -> (ExitStatus, RunRepo
             Err(e) => return fatal(report, e.to_string()),
         }
     };
-    for w in notifier.run_started(cfg.dry_run).await {
-        tracing::warn!("{w}");
-    }
+    // The notifier logs its own warnings; a failed notification never fails the backup.
+    let _ = notifier.run_started(cfg.dry_run).await;
     let (status, mut report) = match run_locked(&cfg, &interrupt, report.clone()).await {
         Ok(r) => {
             let failed = r.databases.iter().any(|d| d.error.is_some() || !d.failed.is_empty()) || r.fatal.is_some();
@@ -140,9 +139,7 @@ pub async fn run_with(cfg: Config, interrupt: Interrupt) -> (ExitStatus, RunRepo
     };
     report.finished_at = chrono::Utc::now();
     let status = if interrupt.is_set() && status == ExitStatus::Success { ExitStatus::PartialFailure } else { status };
-    for w in notifier.run_finished(&report).await {
-        tracing::warn!("{w}");
-    }
+    let _ = notifier.run_finished(&report).await;
     (status, report)
 }
 

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use common::fake_notion::{
-    dashed, norm, FakeNotion, RateLimit, Stats, World, VERSION_2025, VERSION_2026,
+    dashed, norm, FakeNotion, RateLimit, Stats, World, BOT_ID, VERSION_2025, VERSION_2026,
 };
 use common::fixtures::*;
 use reqwest::{Method, StatusCode};
@@ -723,6 +723,8 @@ async fn comments_users_and_databases_are_served() {
     assert_eq!(v["results"][0]["rich_text"][0]["plain_text"], "Looks good");
     let (_, v) = api.get(&format!("/users/{alice}")).await;
     assert_eq!(v["name"], "Alice");
+    let (_, v) = api.get(&format!("/users/{}", norm(BOT_ID))).await;
+    assert_eq!(v["type"], "bot");
     let (_, v) = api.get(&format!("/databases/{}", db.database_id)).await;
     assert_eq!(v["data_sources"][0]["id"], db.data_source_id.as_str());
     assert!(

@@ -1239,6 +1239,9 @@ fn dispatch(
         ("GET", ["users"]) => list_users(w, cur, ctx),
         ("GET", ["users", id]) => {
             let id = path_id(id, "user_id")?;
+            if w.bot["id"].as_str().map(norm).as_deref() == Some(id.as_str()) {
+                return Ok(w.bot.clone());
+            }
             w.users
                 .get(&id)
                 .cloned()

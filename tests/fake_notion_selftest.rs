@@ -419,6 +419,14 @@ async fn rate_limiter_answers_429_with_retry_after() {
         v
     };
     assert_eq!(got, vec![429, 429, 200]);
+
+    api.fake.with_world(|w| w.faults.burst_529 = 1);
+    let (s, h, v) = api.call(Method::GET, "/users/me", None).await;
+    assert_eq!(
+        (s.as_u16(), v["code"].as_str()),
+        (529, Some("service_overload"))
+    );
+    assert_eq!(h.get("retry-after").unwrap(), "1");
 }
 
 #[tokio::test]

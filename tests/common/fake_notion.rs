@@ -28,7 +28,8 @@
 //! - Query `in_trash: true` returns only trashed rows; without it trashed rows are left out.
 //! - Under `2025-09-03`, pages/blocks/databases/data sources also carry `archived` and the
 //!   `meeting_notes` block is served as `transcription`.
-//! - Faults apply to `/v1` only, in this order: latency, `burst_429`, rate limit, drop, 5xx; the
+//! - Faults apply to `/v1` only, in this order: latency, `burst_429`, `burst_529`, rate limit, drop,
+//!   5xx; the
 //!   malformed-JSON fault truncates an otherwise correct 200 body. `malformed_json_paths` are
 //!   prefixes of the path after `/v1` (e.g. `"/blocks/"`).
 
@@ -185,7 +186,7 @@ pub struct RateLimit {
 #[derive(Clone, Debug)]
 pub struct Faults {
     pub rate_limit: Option<RateLimit>,
-    /// `Retry-After` seconds sent with every 429 (rate limit and `burst_429`).
+    /// `Retry-After` seconds sent with every 429 and 529.
     pub retry_after_secs: u64,
     /// Probability of answering 500/502/503/504 (502 with an HTML body).
     pub error_rate_5xx: f64,
@@ -193,6 +194,8 @@ pub struct Faults {
     pub drop_rate: f64,
     /// Answer the next N requests with 429.
     pub burst_429: u32,
+    /// Answer the next N requests with 529 `service_overload` (also with `Retry-After`).
+    pub burst_529: u32,
     /// Path prefixes after `/v1` answered with a truncated JSON body (status 200).
     pub malformed_json_paths: Vec<String>,
     /// Added to every `/v1` request.
@@ -207,6 +210,7 @@ impl Default for Faults {
             error_rate_5xx: 0.0,
             drop_rate: 0.0,
             burst_429: 0,
+            burst_529: 0,
             malformed_json_paths: Vec::new(),
             latency: Duration::ZERO,
         }
@@ -576,6 +580,7 @@ pub struct Stats {
     /// `blocks.children`, `comments.list`, `unknown`.
     pub by_kind: BTreeMap<String, usize>,
     pub rate_limited: usize,
+    /// 5xx answers sent (500/502/503/504 and 529).
     pub server_errors: usize,
     pub dropped: usize,
     pub malformed: usize,
@@ -941,6 +946,20 @@ async fn handle(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) 
         if inner.world.faults.burst_429 > 0 {
             inner.world.faults.burst_429 -= 1;
             return rate_limited(inner);
+        }
+        if inner.world.faults.burst_529 > 0 {
+            inner.world.faults.burst_529 -= 1;
+            inner.stats.server_errors += 1;
+            let e = ApiError::new(
+                529,
+                "service_overload",
+                "Notion is experiencing high load. Please try again later.",
+            );
+            let mut r = error_response(inner, &e);
+            let after = inner.world.faults.retry_after_secs.to_string();
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, after.parse().unwrap());
+            return r;
         }
         if !take_token(inner) {
             return rate_limited(inner);

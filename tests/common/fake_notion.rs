@@ -28,10 +28,11 @@
 //! - Query `in_trash: true` returns only trashed rows; without it trashed rows are left out.
 //! - Under `2025-09-03`, pages/blocks/databases/data sources also carry `archived` and the
 //!   `meeting_notes` block is served as `transcription`.
-//! - Faults apply to `/v1` only, in this order: latency, `burst_429`, `burst_529`, rate limit, drop,
-//!   5xx; the
-//!   malformed-JSON fault truncates an otherwise correct 200 body. `malformed_json_paths` are
-//!   prefixes of the path after `/v1` (e.g. `"/blocks/"`).
+//! - Faults apply to `/v1` only, in this order: latency, `burst_429`, `burst_529`, rate limit,
+//!   drop, 5xx; the malformed-JSON fault truncates an otherwise correct 200 body.
+//!   `malformed_json_paths` are prefixes of the path after `/v1` (e.g. `"/blocks/"`).
+//! - A bench binary can include both files with `#[path = "../tests/common/mod.rs"] mod common;`
+//!   (checked to build and run).
 
 #![allow(dead_code)]
 

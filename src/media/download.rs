@@ -133,21 +133,23 @@ impl Downloader {
             .buffered(self.cfg.concurrency.max(1))
             .collect()
             .await;
-        if let Some(pos) = results.iter().position(Result::is_err) {
-            remove_parts(&results).await;
-            let mut results = results;
-            return Err(results
-                .swap_remove(pos)
-                .err()
-                .expect("position found an error"));
+        let mut fetched = Vec::with_capacity(results.len());
+        let mut first_error = None;
+        for r in results {
+            match r {
+                Ok(f) => fetched.push(f),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
         }
-        let results: Vec<Fetched> = results
-            .into_iter()
-            .map(|r| r.ok().expect("errors returned above"))
-            .collect();
+        if let Some(e) = first_error {
+            remove_parts(&fetched).await;
+            return Err(e);
+        }
+        let results = fetched;
 
-        let uniques = self.group(items, &job_of_item, &results, &mut media).await;
-        let mut uniques = uniques;
+        let mut uniques = self.group(items, &job_of_item, &results, &mut media).await;
         self.name_all(items, &mut uniques, remembered, &mut media)
             .await;
 
@@ -486,9 +488,9 @@ async fn dimensions(path: &Path) -> (Option<u32>, Option<u32>) {
     }
 }
 
-async fn remove_parts(results: &[Result<Fetched, MediaError>]) {
+async fn remove_parts(results: &[Fetched]) {
     for r in results {
-        if let Ok(Fetched::Got { part, .. }) = r {
+        if let Fetched::Got { part, .. } = r {
             let _ = tokio::fs::remove_file(part).await;
         }
     }

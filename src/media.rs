@@ -27,9 +27,7 @@ use crate::markdown::{LocalFile, MediaKey};
 use crate::notion::model::{Block, FileObject, Page};
 
 pub use ai::{sanitize_answer, BREAKER_THRESHOLD};
-pub use collect::{
-    collect, extension_of, fresh_file_in_block, fresh_file_in_page, looks_like_image, url_file_name,
-};
+pub use collect::{collect, extension_of, fresh_file_in_block, fresh_file_in_page, looks_like_image, url_file_name};
 pub use download::Downloader;
 pub use fetch::{display_url, stream_to_file, StreamError, Streamed};
 pub use sniff::{sniff, Sniffed};
@@ -145,11 +143,8 @@ pub struct MediaConfig {
 }
 
 /// The default `User-Agent`: browser-compatible prefix (some CDNs insist), honest product token.
-pub const DEFAULT_USER_AGENT: &str = concat!(
-    "Mozilla/5.0 (compatible; notion-git-backup/",
-    env!("CARGO_PKG_VERSION"),
-    ")"
-);
+pub const DEFAULT_USER_AGENT: &str =
+    concat!("Mozilla/5.0 (compatible; notion-git-backup/", env!("CARGO_PKG_VERSION"), ")");
 
 impl Default for MediaConfig {
     fn default() -> Self {
@@ -178,22 +173,13 @@ pub enum MediaError {
          failed and retried on the next run; if this keeps happening, check that the file still \
          opens in Notion"
     )]
-    Hosted {
-        name: String,
-        url: String,
-        reason: String,
-    },
+    Hosted { name: String, url: String, reason: String },
     #[error(
         "the link to the Notion-hosted file `{name}` ({url}) expired and re-reading its {owner} \
          failed: {error}. The page is retried on the next run; check that the integration can \
          still read it"
     )]
-    Refresh {
-        name: String,
-        url: String,
-        owner: String,
-        error: String,
-    },
+    Refresh { name: String, url: String, owner: String, error: String },
     #[error(
         "the file `{name}` is no longer on its {owner} (edited during the backup?); the page is \
          retried on the next run"

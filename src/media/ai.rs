@@ -46,13 +46,7 @@ pub struct AiNamer {
 
 impl AiNamer {
     pub fn new(client: reqwest::Client, cfg: Option<AiConfig>, timeout: Duration) -> Self {
-        AiNamer {
-            client,
-            cfg,
-            timeout,
-            failures: AtomicU32::new(0),
-            open: AtomicBool::new(false),
-        }
+        AiNamer { client, cfg, timeout, failures: AtomicU32::new(0), open: AtomicBool::new(false) }
     }
 
     /// True while AI naming is configured and the breaker has not tripped.
@@ -61,13 +55,7 @@ impl AiNamer {
     }
 
     /// Ask for a slug for `image` (of `media_type`), given its heading and preceding paragraph.
-    pub async fn name(
-        &self,
-        image: &[u8],
-        media_type: &str,
-        heading: &str,
-        context: &str,
-    ) -> AiOutcome {
+    pub async fn name(&self, image: &[u8], media_type: &str, heading: &str, context: &str) -> AiOutcome {
         let Some(cfg) = self.cfg.as_ref().filter(|_| self.enabled()) else {
             return AiOutcome::Off;
         };
@@ -133,10 +121,7 @@ impl AiNamer {
         if !status.is_success() {
             return Err(format!("AI endpoint answered HTTP {}", status.as_u16()));
         }
-        let v: Value = resp
-            .json()
-            .await
-            .map_err(|_| "AI endpoint sent an answer that is not JSON".to_string())?;
+        let v: Value = resp.json().await.map_err(|_| "AI endpoint sent an answer that is not JSON".to_string())?;
         let answer = v
             .pointer("/content/0/text")
             .and_then(Value::as_str)
@@ -152,9 +137,7 @@ pub fn sanitize_answer(answer: &str) -> Option<String> {
     let line = line.trim_matches(|c: char| c == '`' || c == '"' || c == '\'' || c == '*');
     // Drop an extension the model added anyway.
     let line = match line.rsplit_once('.') {
-        Some((stem, ext)) if ext.len() <= 4 && ext.chars().all(|c| c.is_ascii_alphanumeric()) => {
-            stem
-        }
+        Some((stem, ext)) if ext.len() <= 4 && ext.chars().all(|c| c.is_ascii_alphanumeric()) => stem,
         _ => line,
     };
     let slug = slugify(line, 200);
@@ -181,29 +164,16 @@ mod tests {
 
     #[test]
     fn answers_are_sanitised() {
-        assert_eq!(
-            sanitize_answer("Sunset Over Mountains").as_deref(),
-            Some("sunset-over-mountains")
-        );
-        assert_eq!(
-            sanitize_answer("`team-photo.png`\n").as_deref(),
-            Some("team-photo")
-        );
-        assert_eq!(
-            sanitize_answer("\n\n  ../../etc/passwd").as_deref(),
-            Some("etc-passwd")
-        );
+        assert_eq!(sanitize_answer("Sunset Over Mountains").as_deref(), Some("sunset-over-mountains"));
+        assert_eq!(sanitize_answer("`team-photo.png`\n").as_deref(), Some("team-photo"));
+        assert_eq!(sanitize_answer("\n\n  ../../etc/passwd").as_deref(), Some("etc-passwd"));
         assert_eq!(sanitize_answer("   "), None);
         assert_eq!(sanitize_answer("!!!"), None);
         assert_eq!(
-            sanitize_answer(
-                "I'm sorry, but I cannot identify what this image shows without more context"
-            ),
+            sanitize_answer("I'm sorry, but I cannot identify what this image shows without more context"),
             None
         );
-        let long =
-            sanitize_answer("supercalifragilistic expialidocious-extraordinarily marvellous thing")
-                .unwrap();
+        let long = sanitize_answer("supercalifragilistic expialidocious-extraordinarily marvellous thing").unwrap();
         assert!(long.len() <= MAX_AI_SLUG, "{long}");
     }
 }

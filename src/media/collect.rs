@@ -10,70 +10,34 @@
 use std::collections::HashSet;
 
 use crate::markdown::MediaKey;
-use crate::notion::model::{
-    plain_text, Block, BlockKind, FileObject, Icon, Page, PropertyKind, RichText,
-};
+use crate::notion::model::{plain_text, Block, BlockKind, FileObject, Icon, Page, PropertyKind, RichText};
 
 use super::{MediaItem, Owner, Role};
 
 /// Extensions that make a `files` entry (or an unknown reference) look like an image.
-const IMAGE_EXTS: &[&str] = &[
-    "png", "jpg", "jpeg", "gif", "webp", "svg", "bmp", "tif", "tiff", "avif", "heic", "heif", "ico",
-];
+const IMAGE_EXTS: &[&str] =
+    &["png", "jpg", "jpeg", "gif", "webp", "svg", "bmp", "tif", "tiff", "avif", "heic", "heif", "ico"];
 
 /// Every downloadable file reference of `page` and its block tree, in document order, each key
 /// once (a synced block shown twice yields its files once).
 pub fn collect(page: &Page, blocks: &[Block]) -> Vec<MediaItem> {
-    let mut out = Collector {
-        items: Vec::new(),
-        seen: HashSet::new(),
-        heading: String::new(),
-        context: String::new(),
-    };
+    let mut out = Collector { items: Vec::new(), seen: HashSet::new(), heading: String::new(), context: String::new() };
     let page_owner = || Owner::Page(page.id.clone());
     if let Some(Icon::File(f)) = &page.icon {
-        out.push(
-            MediaKey::Icon,
-            f.clone(),
-            page_owner(),
-            Role::Image,
-            None,
-            String::new(),
-        );
+        out.push(MediaKey::Icon, f.clone(), page_owner(), Role::Image, None, String::new());
     }
     if let Some(f) = &page.cover {
-        out.push(
-            MediaKey::Cover,
-            f.clone(),
-            page_owner(),
-            Role::Image,
-            None,
-            String::new(),
-        );
+        out.push(MediaKey::Cover, f.clone(), page_owner(), Role::Image, None, String::new());
     }
     for (name, prop) in &page.properties {
         if let PropertyKind::Files(entries) = &prop.kind {
             for (index, e) in entries.iter().enumerate() {
-                let original = Some(e.name.clone())
-                    .filter(|n| !n.is_empty())
-                    .or_else(|| e.file.url().and_then(url_file_name));
-                let role = if original.as_deref().is_some_and(looks_like_image) {
-                    Role::Image
-                } else {
-                    Role::Attachment
-                };
-                let key = MediaKey::Property {
-                    name: name.clone(),
-                    index,
-                };
-                out.push(
-                    key,
-                    e.file.clone(),
-                    page_owner(),
-                    role,
-                    original,
-                    String::new(),
-                );
+                let original =
+                    Some(e.name.clone()).filter(|n| !n.is_empty()).or_else(|| e.file.url().and_then(url_file_name));
+                let role =
+                    if original.as_deref().is_some_and(looks_like_image) { Role::Image } else { Role::Attachment };
+                let key = MediaKey::Property { name: name.clone(), index };
+                out.push(key, e.file.clone(), page_owner(), role, original, String::new());
             }
         }
     }
@@ -129,17 +93,11 @@ impl Collector {
     fn visit(&mut self, b: &Block) {
         let text = |rt: &[RichText]| plain_text(rt).trim().to_string();
         match &b.kind {
-            BlockKind::Heading1(h)
-            | BlockKind::Heading2(h)
-            | BlockKind::Heading3(h)
-            | BlockKind::Heading4(h) => {
+            BlockKind::Heading1(h) | BlockKind::Heading2(h) | BlockKind::Heading3(h) | BlockKind::Heading4(h) => {
                 self.heading = text(&h.rich_text);
                 self.context.clear();
             }
-            BlockKind::Paragraph(t)
-            | BlockKind::Quote(t)
-            | BlockKind::Toggle(t)
-            | BlockKind::BulletedListItem(t) => {
+            BlockKind::Paragraph(t) | BlockKind::Quote(t) | BlockKind::Toggle(t) | BlockKind::BulletedListItem(t) => {
                 let t = text(&t.rich_text);
                 if !t.is_empty() {
                     self.context = t;
@@ -148,14 +106,7 @@ impl Collector {
             BlockKind::Callout(c) => {
                 if let Some(Icon::File(f)) = &c.icon {
                     let key = MediaKey::Block(b.id.clone());
-                    self.push(
-                        key,
-                        f.clone(),
-                        Owner::Block(b.id.clone()),
-                        Role::Image,
-                        None,
-                        String::new(),
-                    );
+                    self.push(key, f.clone(), Owner::Block(b.id.clone()), Role::Image, None, String::new());
                 }
                 let t = text(&c.rich_text);
                 if !t.is_empty() {
@@ -164,21 +115,10 @@ impl Collector {
             }
             kind => {
                 if let Some(m) = kind.media() {
-                    let role = if matches!(kind, BlockKind::Image(_)) {
-                        Role::Image
-                    } else {
-                        Role::Attachment
-                    };
+                    let role = if matches!(kind, BlockKind::Image(_)) { Role::Image } else { Role::Attachment };
                     let key = MediaKey::Block(b.id.clone());
                     let name = m.name.clone().filter(|n| !n.is_empty());
-                    self.push(
-                        key,
-                        m.file.clone(),
-                        Owner::Block(b.id.clone()),
-                        role,
-                        name,
-                        text(&m.caption),
-                    );
+                    self.push(key, m.file.clone(), Owner::Block(b.id.clone()), role, name, text(&m.caption));
                 }
             }
         }
@@ -193,11 +133,8 @@ pub fn looks_like_image(name: &str) -> bool {
 /// Lowercase extension of a file name (`Photo.JPG` -> `jpg`), when it has a plausible one.
 pub fn extension_of(name: &str) -> Option<String> {
     let (stem, ext) = name.rsplit_once('.')?;
-    (!stem.is_empty()
-        && !ext.is_empty()
-        && ext.len() <= 10
-        && ext.chars().all(|c| c.is_ascii_alphanumeric()))
-    .then(|| ext.to_ascii_lowercase())
+    (!stem.is_empty() && !ext.is_empty() && ext.len() <= 10 && ext.chars().all(|c| c.is_ascii_alphanumeric()))
+        .then(|| ext.to_ascii_lowercase())
 }
 
 /// The last path segment of a URL, percent-decoded, without query or fragment.
@@ -290,30 +227,20 @@ mod tests {
             }
         }))
         .unwrap();
-        let mut toggle = block(
-            json!({"id": "t1", "type": "toggle", "toggle": {"rich_text": rt("toggle text")}}),
-        );
+        let mut toggle = block(json!({"id": "t1", "type": "toggle", "toggle": {"rich_text": rt("toggle text")}}));
         toggle.children = vec![block(json!({"id": "img2", "type": "image", "image": {
             "type": "file", "file": {"url": "https://s3.example/a/b/My%20Photo.png?x=1"},
             "caption": rt("nested")}}))];
         let blocks = vec![
-            block(
-                json!({"id": "h1", "type": "heading_2", "heading_2": {"rich_text": rt("Intro")}}),
-            ),
-            block(
-                json!({"id": "p", "type": "paragraph", "paragraph": {"rich_text": rt("Look at this")}}),
-            ),
+            block(json!({"id": "h1", "type": "heading_2", "heading_2": {"rich_text": rt("Intro")}})),
+            block(json!({"id": "p", "type": "paragraph", "paragraph": {"rich_text": rt("Look at this")}})),
             block(json!({"id": "img1", "type": "image", "image": {
                 "type": "external", "external": {"url": "https://cdn.example/a.gif"}, "caption": rt("cap")}})),
             toggle,
-            block(
-                json!({"id": "c1", "type": "callout", "callout": {"rich_text": rt("note"),
-                "icon": hosted("https://s3.example/a/b/ic.svg?s=1")}}),
-            ),
-            block(
-                json!({"id": "v1", "type": "video", "video": {"type": "external",
-                "external": {"url": "https://youtube.example/v"}}}),
-            ),
+            block(json!({"id": "c1", "type": "callout", "callout": {"rich_text": rt("note"),
+                "icon": hosted("https://s3.example/a/b/ic.svg?s=1")}})),
+            block(json!({"id": "v1", "type": "video", "video": {"type": "external",
+                "external": {"url": "https://youtube.example/v"}}})),
             block(json!({"id": "f1", "type": "file", "file": {"type": "file",
                 "file": {"url": "https://s3.example/a/b/raw?s=1"}, "name": "Report Q1.xlsx"}})),
         ];
@@ -324,26 +251,15 @@ mod tests {
             vec![
                 MediaKey::Icon,
                 MediaKey::Cover,
-                MediaKey::Property {
-                    name: "Files".into(),
-                    index: 0
-                },
-                MediaKey::Property {
-                    name: "Files".into(),
-                    index: 1
-                },
+                MediaKey::Property { name: "Files".into(), index: 0 },
+                MediaKey::Property { name: "Files".into(), index: 1 },
                 MediaKey::Block("img1".into()),
                 MediaKey::Block("img2".into()),
                 MediaKey::Block("c1".into()),
                 MediaKey::Block("f1".into()),
             ]
         );
-        let by = |k: &str| {
-            items
-                .iter()
-                .find(|i| i.key == MediaKey::Block(k.into()))
-                .unwrap()
-        };
+        let by = |k: &str| items.iter().find(|i| i.key == MediaKey::Block(k.into())).unwrap();
         assert_eq!(items[2].role, Role::Attachment);
         assert_eq!(items[2].original_name.as_deref(), Some("scan.PDF"));
         assert_eq!(items[3].role, Role::Image);
@@ -362,13 +278,10 @@ mod tests {
     #[test]
     fn synced_copies_yield_one_item() {
         let img = json!({"id": "same", "type": "image", "image": {"type": "file", "file": {"url": "https://s/x.png"}}});
-        let mut s1 = block(
-            json!({"id": "s1", "type": "synced_block", "synced_block": {"synced_from": null}}),
-        );
+        let mut s1 = block(json!({"id": "s1", "type": "synced_block", "synced_block": {"synced_from": null}}));
         s1.children = vec![block(img.clone())];
-        let mut s2 = block(
-            json!({"id": "s2", "type": "synced_block", "synced_block": {"synced_from": {"block_id": "s1"}}}),
-        );
+        let mut s2 =
+            block(json!({"id": "s2", "type": "synced_block", "synced_block": {"synced_from": {"block_id": "s1"}}}));
         s2.children = vec![block(img)];
         let page: Page = serde_json::from_value(json!({"id": "p"})).unwrap();
         assert_eq!(collect(&page, &[s1, s2]).len(), 1);
@@ -379,40 +292,20 @@ mod tests {
         let b = block(json!({"id": "i", "type": "image", "image": hosted("https://new/x.png")}));
         let f = fresh_file_in_block(&MediaKey::Block("i".into()), &b).unwrap();
         assert_eq!(f.url(), Some("https://new/x.png"));
-        let page: Page =
-            serde_json::from_value(json!({"id": "p", "cover": hosted("https://new/c.png"),
+        let page: Page = serde_json::from_value(json!({"id": "p", "cover": hosted("https://new/c.png"),
             "properties": {"F": {"id": "f", "type": "files", "files": [
                 {"name": "a", "type": "file", "file": {"url": "https://new/a"}}]}}}))
-            .unwrap();
-        assert_eq!(
-            fresh_file_in_page(&MediaKey::Cover, &page).unwrap().url(),
-            Some("https://new/c.png")
-        );
-        let k = MediaKey::Property {
-            name: "F".into(),
-            index: 0,
-        };
-        assert_eq!(
-            fresh_file_in_page(&k, &page).unwrap().url(),
-            Some("https://new/a")
-        );
-        assert!(fresh_file_in_page(
-            &MediaKey::Property {
-                name: "F".into(),
-                index: 1
-            },
-            &page
-        )
-        .is_none());
+        .unwrap();
+        assert_eq!(fresh_file_in_page(&MediaKey::Cover, &page).unwrap().url(), Some("https://new/c.png"));
+        let k = MediaKey::Property { name: "F".into(), index: 0 };
+        assert_eq!(fresh_file_in_page(&k, &page).unwrap().url(), Some("https://new/a"));
+        assert!(fresh_file_in_page(&MediaKey::Property { name: "F".into(), index: 1 }, &page).is_none());
         assert!(fresh_file_in_page(&MediaKey::Icon, &page).is_none());
     }
 
     #[test]
     fn url_names_and_extensions() {
-        assert_eq!(
-            url_file_name("https://a/b/c%20d.png?x=1#f").as_deref(),
-            Some("c d.png")
-        );
+        assert_eq!(url_file_name("https://a/b/c%20d.png?x=1#f").as_deref(), Some("c d.png"));
         assert_eq!(url_file_name("https://a/").as_deref(), None);
         assert_eq!(extension_of("a.JPG").as_deref(), Some("jpg"));
         assert_eq!(extension_of(".bashrc"), None);

@@ -79,13 +79,7 @@ impl Downloader {
             .map_err(|e| MediaError::Client(e.to_string()))?;
         let ai = AiNamer::new(client.clone(), cfg.ai.clone(), cfg.request_timeout);
         let permits = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
-        Ok(Downloader {
-            client,
-            cfg,
-            ai,
-            permits,
-            parts: AtomicU64::new(0),
-        })
+        Ok(Downloader { client, cfg, ai, permits, parts: AtomicU64::new(0) })
     }
 
     /// True while AI naming is configured and its circuit breaker has not tripped.
@@ -110,9 +104,7 @@ impl Downloader {
         if items.is_empty() {
             return Ok(media);
         }
-        tokio::fs::create_dir_all(staging_dir)
-            .await
-            .map_err(|e| io_err("staging directory", staging_dir, e))?;
+        tokio::fs::create_dir_all(staging_dir).await.map_err(|e| io_err("staging directory", staging_dir, e))?;
 
         // The same URL twice on a page (an external image reused) is fetched once.
         let mut job_of_url: HashMap<&str, usize> = HashMap::new();
@@ -150,26 +142,17 @@ impl Downloader {
         let results = fetched;
 
         let mut uniques = self.group(items, &job_of_item, &results, &mut media).await;
-        self.name_all(items, &mut uniques, remembered, &mut media)
-            .await;
+        self.name_all(items, &mut uniques, remembered, &mut media).await;
 
         for u in &uniques {
             let rel = u.path.as_deref().expect("every unique file was named");
             let disk = staging_dir.join(rel);
             if let Some(dir) = disk.parent() {
-                tokio::fs::create_dir_all(dir)
-                    .await
-                    .map_err(|e| io_err(rel, dir, e))?;
+                tokio::fs::create_dir_all(dir).await.map_err(|e| io_err(rel, dir, e))?;
             }
-            tokio::fs::rename(&u.part, &disk)
-                .await
-                .map_err(|e| io_err(rel, &disk, e))?;
-            let local = LocalFile {
-                path: rel.to_string(),
-                width: u.width,
-                height: u.height,
-                is_image: u.sniffed.is_image,
-            };
+            tokio::fs::rename(&u.part, &disk).await.map_err(|e| io_err(rel, &disk, e))?;
+            let local =
+                LocalFile { path: rel.to_string(), width: u.width, height: u.height, is_image: u.sniffed.is_image };
             for k in &u.keys {
                 media.map.insert(k.clone(), local.clone());
             }
@@ -217,16 +200,9 @@ impl Downloader {
                     }
                     let complete = streamed.size as usize <= streamed.head.len();
                     let sniffed = sniff(&streamed.head, complete, item.original_name.as_deref());
-                    let placement = if item.role == Role::Image && sniffed.is_image {
-                        Role::Image
-                    } else {
-                        Role::Attachment
-                    };
-                    let (width, height) = if sniffed.is_image {
-                        dimensions(part).await
-                    } else {
-                        (None, None)
-                    };
+                    let placement =
+                        if item.role == Role::Image && sniffed.is_image { Role::Image } else { Role::Attachment };
+                    let (width, height) = if sniffed.is_image { dimensions(part).await } else { (None, None) };
                     by_sha.insert(streamed.sha256.clone(), uniques.len());
                     uniques.push(Unique {
                         sha: streamed.sha256.clone(),
@@ -257,22 +233,15 @@ impl Downloader {
     ) {
         let mut taken = Taken::default();
         for u in uniques.iter_mut() {
-            if let Some(p) = remembered
-                .get(&u.sha)
-                .filter(|p| naming::is_valid_remembered(p))
-            {
+            if let Some(p) = remembered.get(&u.sha).filter(|p| naming::is_valid_remembered(p)) {
                 if !taken.contains(p) {
                     taken.insert(p);
                     u.path = Some(p.clone());
                 }
             }
         }
-        let mut next = uniques
-            .iter()
-            .filter_map(|u| u.path.as_deref().and_then(naming::number_of))
-            .max()
-            .unwrap_or(0)
-            + 1;
+        let mut next =
+            uniques.iter().filter_map(|u| u.path.as_deref().and_then(naming::number_of)).max().unwrap_or(0) + 1;
         for u in uniques.iter_mut().filter(|u| u.path.is_none()) {
             let item = &items[u.first];
             let candidate = match u.placement {
@@ -285,9 +254,7 @@ impl Downloader {
                     next += 1;
                     p
                 }
-                Role::Attachment => {
-                    naming::attachment_path(item.original_name.as_deref(), &u.sniffed)
-                }
+                Role::Attachment => naming::attachment_path(item.original_name.as_deref(), &u.sniffed),
             };
             let path = taken.unique(&candidate);
             taken.insert(&path);
@@ -297,8 +264,7 @@ impl Downloader {
 
     /// An AI slug for a new image, when AI naming is on and the image qualifies.
     async fn ai_slug(&self, u: &Unique, item: &MediaItem, media: &mut PageMedia) -> Option<String> {
-        let big_enough =
-            u.width.unwrap_or(0) >= MIN_AI_SIDE && u.height.unwrap_or(0) >= MIN_AI_SIDE;
+        let big_enough = u.width.unwrap_or(0) >= MIN_AI_SIDE && u.height.unwrap_or(0) >= MIN_AI_SIDE;
         if !self.ai.enabled()
             || !AI_MEDIA_TYPES.contains(&u.sniffed.mime.as_str())
             || !big_enough
@@ -307,11 +273,7 @@ impl Downloader {
             return None;
         }
         let bytes = tokio::fs::read(&u.part).await.ok()?;
-        match self
-            .ai
-            .name(&bytes, &u.sniffed.mime, &item.heading, &item.context)
-            .await
-        {
+        match self.ai.name(&bytes, &u.sniffed.mime, &item.heading, &item.context).await {
             AiOutcome::Named(slug) => Some(slug),
             AiOutcome::Tripped(reason) => {
                 media.warnings.push(format!(
@@ -332,15 +294,8 @@ impl Downloader {
         source: &dyn OwnerSource,
         staging: &Path,
     ) -> Result<Fetched, MediaError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .expect("the semaphore is never closed");
-        let part = staging.join(format!(
-            ".part-{}",
-            self.parts.fetch_add(1, Ordering::Relaxed)
-        ));
+        let _permit = self.permits.acquire().await.expect("the semaphore is never closed");
+        let part = staging.join(format!(".part-{}", self.parts.fetch_add(1, Ordering::Relaxed)));
         let name = display_name(item);
         let mut file = item.file.clone();
         let mut refreshes = 0;
@@ -351,32 +306,31 @@ impl Downloader {
         }
         loop {
             let (Some(url), hosted) = (file.url(), file.is_hosted()) else {
-                return Err(MediaError::Vanished {
-                    name,
-                    owner: item.owner.describe(),
-                });
+                return Err(MediaError::Vanished { name, owner: item.owner.describe() });
             };
             let io = |e| io_err(&name, &part, e);
-            let outcome = attempt(&self.client, url, hosted, &part, self.cfg.max_file_bytes)
-                .await
-                .map_err(io)?;
+            let outcome = attempt(&self.client, url, hosted, &part, self.cfg.max_file_bytes).await.map_err(io)?;
             let reason = match outcome {
                 Attempt::Done(streamed) => {
                     tracing::debug!(file = %name, url = %display_url(url), bytes = streamed.size, "downloaded");
-                    return Ok(Fetched::Got { part, streamed });
+                    // An external "image" that answers with an HTML error page (200 OK) must
+                    // stay a link, not become an attachment.
+                    let complete = streamed.size as usize <= streamed.head.len();
+                    if !hosted && !sniff(&streamed.head, complete, None).is_image {
+                        let _ = tokio::fs::remove_file(&part).await;
+                        "the server did not send an image".to_string()
+                    } else {
+                        return Ok(Fetched::Got { part, streamed });
+                    }
                 }
-                Attempt::TooLarge { size, limit } => {
-                    return Ok(Fetched::Skipped(too_large(&name, url, size, limit)))
-                }
+                Attempt::TooLarge { size, limit } => return Ok(Fetched::Skipped(too_large(&name, url, size, limit))),
                 Attempt::Stale(reason) if hosted && refreshes < self.cfg.max_refreshes => {
                     tracing::debug!(file = %name, %reason, "signed link stale; re-reading its owner");
                     file = self.refresh(item, &file, source).await?;
                     refreshes += 1;
                     continue;
                 }
-                Attempt::Transient(reason, retry_after)
-                    if tries + 1 < self.cfg.max_attempts.max(1) =>
-                {
+                Attempt::Transient(reason, retry_after) if tries + 1 < self.cfg.max_attempts.max(1) => {
                     tries += 1;
                     let pause = backoff(self.cfg.retry_base_delay, tries, retry_after);
                     tracing::debug!(file = %name, %reason, attempt = tries, ?pause, "retrying download");
@@ -386,11 +340,7 @@ impl Downloader {
                 Attempt::Stale(r) | Attempt::Transient(r, _) | Attempt::Permanent(r) => r,
             };
             if hosted {
-                return Err(MediaError::Hosted {
-                    name,
-                    url: display_url(url),
-                    reason,
-                });
+                return Err(MediaError::Hosted { name, url: display_url(url), reason });
             }
             tracing::warn!(file = %name, url = %display_url(url), %reason, "external file not downloaded");
             return Ok(Fetched::Skipped(format!(
@@ -409,39 +359,21 @@ impl Downloader {
     ) -> Result<FileObject, MediaError> {
         let owner = item.owner.describe();
         let fresh = match &item.owner {
-            super::Owner::Block(id) => source
-                .block(id)
-                .await
-                .map(|b| fresh_file_in_block(&item.key, &b)),
-            super::Owner::Page(id) => source
-                .page(id)
-                .await
-                .map(|p| fresh_file_in_page(&item.key, &p)),
+            super::Owner::Block(id) => source.block(id).await.map(|b| fresh_file_in_block(&item.key, &b)),
+            super::Owner::Page(id) => source.page(id).await.map(|p| fresh_file_in_page(&item.key, &p)),
         };
         let url = display_url(stale.url().unwrap_or(""));
         match fresh {
             Ok(Some(f)) => Ok(f),
-            Ok(None) => Err(MediaError::Vanished {
-                name: display_name(item),
-                owner,
-            }),
-            Err(error) => Err(MediaError::Refresh {
-                name: display_name(item),
-                url,
-                owner,
-                error,
-            }),
+            Ok(None) => Err(MediaError::Vanished { name: display_name(item), owner }),
+            Err(error) => Err(MediaError::Refresh { name: display_name(item), url, owner, error }),
         }
     }
 }
 
 /// True when a Notion-hosted file's `expiry_time` is past (or about to be).
 fn is_expired(file: &FileObject) -> bool {
-    let FileObject::Hosted {
-        expiry_time: Some(t),
-        ..
-    } = file
-    else {
+    let FileObject::Hosted { expiry_time: Some(t), .. } = file else {
         return false;
     };
     chrono::DateTime::parse_from_rfc3339(t)
@@ -453,9 +385,7 @@ fn is_expired(file: &FileObject) -> bool {
 fn backoff(base: Duration, attempt: u32, retry_after: Option<Duration>) -> Duration {
     let exp = base.saturating_mul(1u32 << attempt.min(10));
     let jitter = exp.mul_f64(rand::random::<f64>() * 0.5);
-    (exp + jitter)
-        .max(retry_after.unwrap_or_default())
-        .min(MAX_BACKOFF)
+    (exp + jitter).max(retry_after.unwrap_or_default()).min(MAX_BACKOFF)
 }
 
 fn display_name(item: &MediaItem) -> String {
@@ -470,9 +400,7 @@ fn display_name(item: &MediaItem) -> String {
 
 fn too_large(name: &str, url: &str, size: Option<u64>, limit: u64) -> String {
     let mb = |b: u64| b as f64 / (1024.0 * 1024.0);
-    let size = size
-        .map(|s| format!(" ({:.1} MB)", mb(s)))
-        .unwrap_or_default();
+    let size = size.map(|s| format!(" ({:.1} MB)", mb(s))).unwrap_or_default();
     format!(
         "skipped `{name}` ({}){size}: larger than the {:.0} MB limit; raise MAX_FILE_MB to back it up",
         display_url(url),
@@ -497,11 +425,7 @@ async fn remove_parts(results: &[Fetched]) {
 }
 
 fn io_err(name: &str, path: &Path, source: std::io::Error) -> MediaError {
-    MediaError::Io {
-        name: name.to_string(),
-        path: path.to_path_buf(),
-        source,
-    }
+    MediaError::Io { name: name.to_string(), path: path.to_path_buf(), source }
 }
 
 #[cfg(test)]
@@ -510,10 +434,7 @@ mod tests {
 
     #[test]
     fn expiry() {
-        let f = |t: &str| FileObject::Hosted {
-            url: "u".into(),
-            expiry_time: Some(t.into()),
-        };
+        let f = |t: &str| FileObject::Hosted { url: "u".into(), expiry_time: Some(t.into()) };
         assert!(is_expired(&f("2001-01-01T00:00:00.000Z")));
         assert!(!is_expired(&f("2999-01-01T00:00:00.000Z")));
         assert!(!is_expired(&f("garbage")));
@@ -526,9 +447,6 @@ mod tests {
         assert!(backoff(b, 1, None) >= Duration::from_millis(200));
         assert!(backoff(b, 1, None) <= Duration::from_millis(300));
         assert_eq!(backoff(b, 30, None), MAX_BACKOFF);
-        assert_eq!(
-            backoff(b, 1, Some(Duration::from_secs(5))),
-            Duration::from_secs(5)
-        );
+        assert_eq!(backoff(b, 1, Some(Duration::from_secs(5))), Duration::from_secs(5));
     }
 }

@@ -36,11 +36,7 @@ pub enum StreamError {
 
 /// Write `stream` to `path` (created or truncated), hashing as it goes, stopping at `limit`
 /// bytes. On any error the partial file is removed.
-pub async fn stream_to_file<S, B, E>(
-    stream: S,
-    path: &Path,
-    limit: u64,
-) -> Result<Streamed, StreamError>
+pub async fn stream_to_file<S, B, E>(stream: S, path: &Path, limit: u64) -> Result<Streamed, StreamError>
 where
     S: Stream<Item = Result<B, E>>,
     B: AsRef<[u8]>,
@@ -59,9 +55,7 @@ where
     B: AsRef<[u8]>,
     E: Display,
 {
-    let file = tokio::fs::File::create(path)
-        .await
-        .map_err(StreamError::Io)?;
+    let file = tokio::fs::File::create(path).await.map_err(StreamError::Io)?;
     let mut out = tokio::io::BufWriter::with_capacity(256 * 1024, file);
     let mut hasher = Sha256::new();
     let mut head = Vec::with_capacity(HEAD_LEN);
@@ -83,11 +77,7 @@ where
     }
     // Flushing the tokio file also waits for its last in-flight write.
     out.flush().await.map_err(StreamError::Io)?;
-    Ok(Streamed {
-        size,
-        sha256: hex::encode(hasher.finalize()),
-        head,
-    })
+    Ok(Streamed { size, sha256: hex::encode(hasher.finalize()), head })
 }
 
 /// The outcome of one GET.
@@ -117,10 +107,7 @@ pub async fn attempt(
 ) -> Result<Attempt, std::io::Error> {
     let mut req = client.get(url);
     if !hosted {
-        req = req.header(
-            reqwest::header::ACCEPT,
-            "image/avif,image/webp,image/*,*/*;q=0.8",
-        );
+        req = req.header(reqwest::header::ACCEPT, "image/avif,image/webp,image/*,*/*;q=0.8");
     }
     let resp = match req.send().await {
         Ok(r) => r,
@@ -137,11 +124,7 @@ pub async fn attempt(
         let code = status.as_u16();
         let body = read_prefix(resp, 4096).await;
         let expired = body.contains("AccessDenied") || body.contains("expired");
-        let reason = if expired {
-            format!("HTTP {code} (signed link expired)")
-        } else {
-            format!("HTTP {code}")
-        };
+        let reason = if expired { format!("HTTP {code} (signed link expired)") } else { format!("HTTP {code}") };
         return Ok(match code {
             400 | 401 | 403 | 404 if hosted => Attempt::Stale(reason),
             408 | 429 | 500..=599 => Attempt::Transient(reason, retry_after),
@@ -149,17 +132,12 @@ pub async fn attempt(
         });
     }
     if let Some(len) = resp.content_length().filter(|&l| l > limit) {
-        return Ok(Attempt::TooLarge {
-            size: Some(len),
-            limit,
-        });
+        return Ok(Attempt::TooLarge { size: Some(len), limit });
     }
     match stream_to_file(resp.bytes_stream(), path, limit).await {
         Ok(s) => Ok(Attempt::Done(s)),
         Err(StreamError::TooLarge { limit }) => Ok(Attempt::TooLarge { size: None, limit }),
-        Err(StreamError::Body(e)) => {
-            Ok(Attempt::Transient(format!("download broke off: {e}"), None))
-        }
+        Err(StreamError::Body(e)) => Ok(Attempt::Transient(format!("download broke off: {e}"), None)),
         Err(StreamError::Io(e)) => Err(e),
     }
 }
@@ -177,9 +155,7 @@ fn classify_error(e: &reqwest::Error) -> Attempt {
     } else {
         "connection failed"
     };
-    let detail = std::error::Error::source(e)
-        .map(|s| format!(": {s}"))
-        .unwrap_or_default();
+    let detail = std::error::Error::source(e).map(|s| format!(": {s}")).unwrap_or_default();
     Attempt::Transient(format!("{what}{detail}"), None)
 }
 
@@ -230,10 +206,7 @@ mod tests {
             let watch = watch.clone();
             let seen = seen.clone();
             async move {
-                let on_disk = tokio::fs::metadata(&watch)
-                    .await
-                    .map(|m| m.len())
-                    .unwrap_or(0);
+                let on_disk = tokio::fs::metadata(&watch).await.map(|m| m.len()).unwrap_or(0);
                 seen.lock().unwrap().push((k * CHUNK) as u64 - on_disk);
                 Ok::<_, std::io::Error>(vec![k as u8; CHUNK])
             }
@@ -243,10 +216,7 @@ mod tests {
         assert_eq!(s.head.len(), HEAD_LEN);
         let lags = lags.lock().unwrap();
         // At most the write buffer (256 KiB) plus one chunk is ever held back.
-        assert!(
-            lags.iter().all(|&l| l <= (CHUNK + 256 * 1024) as u64),
-            "{lags:?}"
-        );
+        assert!(lags.iter().all(|&l| l <= (CHUNK + 256 * 1024) as u64), "{lags:?}");
         let mut expected = Sha256::new();
         for k in 0..CHUNKS {
             expected.update(vec![k as u8; CHUNK]);
@@ -258,8 +228,7 @@ mod tests {
     async fn limit_stops_and_removes_the_partial_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.part");
-        let source =
-            futures::stream::iter((0..10).map(|_| Ok::<_, std::io::Error>(vec![0u8; 1000])));
+        let source = futures::stream::iter((0..10).map(|_| Ok::<_, std::io::Error>(vec![0u8; 1000])));
         match stream_to_file(source, &path, 4500).await {
             Err(StreamError::TooLarge { limit: 4500 }) => {}
             other => panic!("{other:?}"),

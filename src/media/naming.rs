@@ -67,10 +67,7 @@ pub fn attachment_path(original: Option<&str>, sniffed: &Sniffed) -> String {
 pub fn number_of(path: &str) -> Option<u32> {
     let name = path.strip_prefix("assets/")?;
     let digits: String = name.chars().take_while(char::is_ascii_digit).collect();
-    name[digits.len()..]
-        .starts_with('-')
-        .then(|| digits.parse().ok())
-        .flatten()
+    name[digits.len()..].starts_with('-').then(|| digits.parse().ok()).flatten()
 }
 
 /// A remembered path is reused only if it is a safe path directly inside `assets/` or
@@ -78,9 +75,7 @@ pub fn number_of(path: &str) -> Option<u32> {
 pub fn is_valid_remembered(path: &str) -> bool {
     is_safe_relative(path)
         && match path.split_once('/') {
-            Some((dir, name)) => {
-                (dir == ASSETS || dir == ATTACHMENTS) && !name.contains('/') && !name.is_empty()
-            }
+            Some((dir, name)) => (dir == ASSETS || dir == ATTACHMENTS) && !name.contains('/') && !name.is_empty(),
             None => false,
         }
 }
@@ -111,46 +106,20 @@ mod tests {
     use super::*;
 
     fn sniffed(ext: &str, from_bytes: bool) -> Sniffed {
-        Sniffed {
-            ext: ext.into(),
-            mime: String::new(),
-            is_image: false,
-            from_bytes,
-        }
+        Sniffed { ext: ext.into(), mime: String::new(), is_image: false, from_bytes }
     }
 
     #[test]
     fn attachment_names() {
         let pdf = sniffed("pdf", true);
-        assert_eq!(
-            attachment_path(Some("Report Q1.pdf"), &pdf),
-            "attachments/Report Q1.pdf"
-        );
-        assert_eq!(
-            attachment_path(Some("Report"), &pdf),
-            "attachments/Report.pdf"
-        );
-        assert_eq!(
-            attachment_path(Some("scan.jpg"), &sniffed("png", true)),
-            "attachments/scan.png"
-        );
-        assert_eq!(
-            attachment_path(Some("a.JPEG"), &sniffed("jpg", true)),
-            "attachments/a.JPEG"
-        );
+        assert_eq!(attachment_path(Some("Report Q1.pdf"), &pdf), "attachments/Report Q1.pdf");
+        assert_eq!(attachment_path(Some("Report"), &pdf), "attachments/Report.pdf");
+        assert_eq!(attachment_path(Some("scan.jpg"), &sniffed("png", true)), "attachments/scan.png");
+        assert_eq!(attachment_path(Some("a.JPEG"), &sniffed("jpg", true)), "attachments/a.JPEG");
         assert_eq!(attachment_path(None, &pdf), "attachments/file.pdf");
-        assert_eq!(
-            attachment_path(Some("data.csv"), &sniffed("csv", false)),
-            "attachments/data.csv"
-        );
-        assert_eq!(
-            attachment_path(Some("notes"), &sniffed("txt", false)),
-            "attachments/notes.txt"
-        );
-        assert_eq!(
-            attachment_path(Some("blob"), &sniffed("bin", false)),
-            "attachments/blob"
-        );
+        assert_eq!(attachment_path(Some("data.csv"), &sniffed("csv", false)), "attachments/data.csv");
+        assert_eq!(attachment_path(Some("notes"), &sniffed("txt", false)), "attachments/notes.txt");
+        assert_eq!(attachment_path(Some("blob"), &sniffed("bin", false)), "attachments/blob");
         let hostile = attachment_path(Some("../../.git/hooks/post-commit"), &sniffed("txt", false));
         assert!(is_valid_remembered(&hostile), "{hostile}");
     }
@@ -161,10 +130,7 @@ mod tests {
         assert_eq!(number_of("assets/12-intro.png"), Some(12));
         assert_eq!(number_of("assets/intro.png"), None);
         assert_eq!(number_of("attachments/1-a.png"), None);
-        assert_eq!(
-            default_slug(&MediaKey::Block("b".into()), "Über uns!"),
-            "uber-uns"
-        );
+        assert_eq!(default_slug(&MediaKey::Block("b".into()), "Über uns!"), "uber-uns");
         assert_eq!(default_slug(&MediaKey::Block("b".into()), ""), "image");
         assert_eq!(default_slug(&MediaKey::Cover, ""), "cover");
     }
@@ -182,10 +148,7 @@ mod tests {
     fn uniqueness_ignores_case() {
         let mut t = Taken::default();
         t.insert("attachments/Report.pdf");
-        assert_eq!(
-            t.unique("attachments/report.pdf"),
-            "attachments/report-2.pdf"
-        );
+        assert_eq!(t.unique("attachments/report.pdf"), "attachments/report-2.pdf");
         assert_eq!(t.unique("assets/1-a.png"), "assets/1-a.png");
     }
 }

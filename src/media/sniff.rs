@@ -24,18 +24,13 @@ pub struct Sniffed {
 
 /// Formats that are zip containers: `infer` may only see "zip"; the original extension is better.
 const ZIP_BASED: &[&str] = &[
-    "docx", "xlsx", "pptx", "odt", "ods", "odp", "epub", "jar", "apk", "vsdx", "xpi", "kmz",
-    "sketch", "key", "numbers", "pages",
+    "docx", "xlsx", "pptx", "odt", "ods", "odp", "epub", "jar", "apk", "vsdx", "xpi", "kmz", "sketch", "key",
+    "numbers", "pages",
 ];
 
 /// Extensions that name the same format.
-const SYNONYMS: &[&[&str]] = &[
-    &["jpg", "jpeg", "jpe", "jfif"],
-    &["tif", "tiff"],
-    &["htm", "html"],
-    &["mid", "midi"],
-    &["mp4", "m4v"],
-];
+const SYNONYMS: &[&[&str]] =
+    &[&["jpg", "jpeg", "jpe", "jfif"], &["tif", "tiff"], &["htm", "html"], &["mid", "midi"], &["mp4", "m4v"]];
 
 /// Sniff `head` (the first up to [`HEAD_LEN`] bytes; `complete` when that is the whole file).
 pub fn sniff(head: &[u8], complete: bool, original_name: Option<&str>) -> Sniffed {
@@ -75,11 +70,7 @@ pub fn sniff(head: &[u8], complete: bool, original_name: Option<&str>) -> Sniffe
         };
         return sniffed(&ext, mime, false);
     }
-    sniffed(
-        original_ext.as_deref().unwrap_or("bin"),
-        "application/octet-stream",
-        false,
-    )
+    sniffed(original_ext.as_deref().unwrap_or("bin"), "application/octet-stream", false)
 }
 
 /// `head` as text when it is valid UTF-8 (a multi-byte character cut at the end of an
@@ -87,26 +78,40 @@ pub fn sniff(head: &[u8], complete: bool, original_name: Option<&str>) -> Sniffe
 fn utf8_text(head: &[u8], complete: bool) -> Option<&str> {
     let s = match std::str::from_utf8(head) {
         Ok(s) => s,
-        Err(e) if !complete && e.error_len().is_none() => {
-            std::str::from_utf8(&head[..e.valid_up_to()]).ok()?
-        }
+        Err(e) if !complete && e.error_len().is_none() => std::str::from_utf8(&head[..e.valid_up_to()]).ok()?,
         Err(_) => return None,
     };
     (!s.is_empty() && !s.contains('\0')).then_some(s)
 }
 
+/// True when the root element is `<svg>` (after an XML prolog, comments and a doctype). An
+/// HTML page with an inline SVG icon is not an SVG.
 fn is_svg(text: &str) -> bool {
-    let t = text.trim_start_matches('\u{feff}').trim_start();
-    t.starts_with('<') && t.to_ascii_lowercase().contains("<svg")
+    let mut t = text.trim_start_matches('\u{feff}').trim_start();
+    loop {
+        let (open, close) = if t.starts_with("<?") {
+            ("<?", "?>")
+        } else if t.starts_with("<!--") {
+            ("<!--", "-->")
+        } else if t.starts_with("<!") && !t.get(..14).is_some_and(|d| d.eq_ignore_ascii_case("<!doctype html")) {
+            ("<!", ">")
+        } else {
+            break;
+        };
+        match t[open.len()..].find(close) {
+            Some(end) => t = t[open.len() + end + close.len()..].trim_start(),
+            None => return false,
+        }
+    }
+    t.get(..4).is_some_and(|s| s.eq_ignore_ascii_case("<svg"))
 }
 
 /// True when `a` and `b` are the same format's extensions (`jpg`/`jpeg`).
 pub fn same_format(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b)
-        || SYNONYMS.iter().any(|g| {
-            g.contains(&a.to_ascii_lowercase().as_str())
-                && g.contains(&b.to_ascii_lowercase().as_str())
-        })
+        || SYNONYMS
+            .iter()
+            .any(|g| g.contains(&a.to_ascii_lowercase().as_str()) && g.contains(&b.to_ascii_lowercase().as_str()))
 }
 
 #[cfg(test)]
@@ -118,10 +123,7 @@ mod tests {
     #[test]
     fn magic_bytes_win_over_names() {
         let s = sniff(PNG, true, Some("photo.jpg"));
-        assert_eq!(
-            (s.ext.as_str(), s.is_image, s.from_bytes),
-            ("png", true, true)
-        );
+        assert_eq!((s.ext.as_str(), s.is_image, s.from_bytes), ("png", true, true));
         let s = sniff(b"\xff\xd8\xff\xe0\0\x10JFIF\0", true, None);
         assert_eq!(s.ext, "jpg");
         assert_eq!(sniff(b"%PDF-1.7\n%\xe2\xe3", true, Some("x")).ext, "pdf");
@@ -129,24 +131,23 @@ mod tests {
 
     #[test]
     fn svg_even_with_xml_prolog() {
-        let s = sniff(
-            b"<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\"/>",
-            true,
-            Some("i.png"),
-        );
-        assert_eq!(
-            (s.ext.as_str(), s.mime.as_str(), s.is_image),
-            ("svg", "image/svg+xml", true)
-        );
+        let s = sniff(b"<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\"/>", true, Some("i.png"));
+        assert_eq!((s.ext.as_str(), s.mime.as_str(), s.is_image), ("svg", "image/svg+xml", true));
+    }
+
+    #[test]
+    fn html_with_an_inline_svg_is_not_an_svg() {
+        let html = b"<!DOCTYPE html><html><body><svg width=\"1\"/></body></html>";
+        let s = sniff(html, true, Some("logo.png"));
+        assert!(!s.is_image && s.ext != "svg", "{s:?}");
+        let svg = b"<!-- by hand --><!DOCTYPE svg PUBLIC \"-//W3C//DTD SVG 1.1//EN\" \"x\">\n<svg/>";
+        assert_eq!(sniff(svg, true, None).ext, "svg");
     }
 
     #[test]
     fn text_keeps_original_extension() {
         assert_eq!(sniff(b"a,b\n1,2\n", true, Some("data.CSV")).ext, "csv");
-        assert_eq!(
-            sniff(b"{\"a\": 1}", true, Some("x.json")).mime,
-            "application/json"
-        );
+        assert_eq!(sniff(b"{\"a\": 1}", true, Some("x.json")).mime, "application/json");
         assert_eq!(sniff(b"# Title\n", true, Some("notes.md")).ext, "md");
         assert_eq!(sniff("héllo".as_bytes(), true, None).ext, "txt");
         // A head cut inside a multi-byte character is still text.
@@ -158,16 +159,11 @@ mod tests {
     fn unknown_binary_falls_back() {
         assert_eq!(sniff(b"\0\x01\x02\xfe", true, Some("blob.dat")).ext, "dat");
         assert_eq!(sniff(b"\0\x01\x02\xfe", true, None).ext, "bin");
-        assert_eq!(
-            sniff(b"PK\x03\x04\x14\0\0\0", true, Some("r.docx")).ext,
-            "docx"
-        );
+        assert_eq!(sniff(b"PK\x03\x04\x14\0\0\0", true, Some("r.docx")).ext, "docx");
     }
 
     #[test]
     fn synonyms() {
-        assert!(
-            same_format("JPEG", "jpg") && same_format("png", "PNG") && !same_format("png", "jpg")
-        );
+        assert!(same_format("JPEG", "jpg") && same_format("png", "PNG") && !same_format("png", "jpg"));
     }
 }

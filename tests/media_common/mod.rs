@@ -5,6 +5,7 @@
 //! - `/files/{name}`: plain external files (404 when unknown).
 //! - `/cdn/{name}`: a CDN that answers 403 to requests without a `User-Agent`.
 //! - `/flaky/{name}`: 503 twice, then the file.
+//! - `/reset/{name}`: the first response breaks off after half the body, then the file.
 //! - `/ai/good`, `/ai/bad`: a Messages-API endpoint that names images / always fails.
 //!
 //! Plus [`FakeOwners`], an `OwnerSource` that re-reads blocks and pages by minting fresh signed
@@ -44,9 +45,7 @@ pub enum Served {
 
 /// Chunk `k` of a [`Served::Big`] file.
 pub fn big_chunk(k: usize) -> Vec<u8> {
-    (0..BIG_CHUNK)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(k as u8))
-        .collect()
+    (0..BIG_CHUNK).map(|i| (i as u8).wrapping_mul(31).wrapping_add(k as u8)).collect()
 }
 
 #[derive(Default)]
@@ -75,6 +74,7 @@ impl Fake {
             .route("/files/{name}", get(plain))
             .route("/cdn/{name}", get(cdn))
             .route("/flaky/{name}", get(flaky))
+            .route("/reset/{name}", get(reset))
             .route("/ai/good", post(ai_good))
             .route("/ai/bad", post(ai_bad))
             .with_state(state.clone());
@@ -85,35 +85,21 @@ impl Fake {
     }
 
     pub fn add(&self, name: &str, served: Served) {
-        self.state
-            .files
-            .lock()
-            .unwrap()
-            .insert(name.to_string(), served);
+        self.state.files.lock().unwrap().insert(name.to_string(), served);
     }
 
     /// A valid signed URL for `name`.
     pub fn mint(&self, name: &str) -> String {
         let n = self.state.next_token.fetch_add(1, Ordering::SeqCst);
         let token = format!("t{n}");
-        self.state
-            .tokens
-            .lock()
-            .unwrap()
-            .insert(token.clone(), name.to_string());
-        format!(
-            "{}/s3/{token}/{name}?X-Amz-Expires=3600&X-Amz-Signature=secret{n}",
-            self.base
-        )
+        self.state.tokens.lock().unwrap().insert(token.clone(), name.to_string());
+        format!("{}/s3/{token}/{name}?X-Amz-Expires=3600&X-Amz-Signature=secret{n}", self.base)
     }
 
     /// A signed URL for `name` that has already expired.
     pub fn stale(&self, name: &str) -> String {
         let n = self.state.next_token.fetch_add(1, Ordering::SeqCst);
-        format!(
-            "{}/s3/old{n}/{name}?X-Amz-Expires=3600&X-Amz-Signature=secret{n}",
-            self.base
-        )
+        format!("{}/s3/old{n}/{name}?X-Amz-Expires=3600&X-Amz-Signature=secret{n}", self.base)
     }
 
     pub fn url(&self, route: &str, name: &str) -> String {
@@ -121,13 +107,7 @@ impl Fake {
     }
 
     pub fn hits(&self, route_and_name: &str) -> u32 {
-        self.state
-            .hits
-            .lock()
-            .unwrap()
-            .get(route_and_name)
-            .copied()
-            .unwrap_or(0)
+        self.state.hits.lock().unwrap().get(route_and_name).copied().unwrap_or(0)
     }
 }
 
@@ -144,8 +124,7 @@ fn serve(state: &Arc<FakeState>, name: &str) -> Response {
         None => (StatusCode::NOT_FOUND, "no such file").into_response(),
         Some(Served::Bytes(b)) => b.into_response(),
         Some(Served::Chunked(b)) => {
-            let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
-                b.chunks(64 * 1024).map(|c| Ok(c.to_vec())).collect();
+            let chunks: Vec<Result<Vec<u8>, std::io::Error>> = b.chunks(64 * 1024).map(|c| Ok(c.to_vec())).collect();
             Body::from_stream(futures::stream::iter(chunks)).into_response()
         }
         Some(Served::Big { chunks, watch }) => {
@@ -180,26 +159,13 @@ fn largest_file(dir: &std::path::Path) -> u64 {
         .unwrap_or(0)
 }
 
-async fn s3(
-    State(st): State<Arc<FakeState>>,
-    Path((token, name)): Path<(String, String)>,
-) -> Response {
-    let valid = st
-        .tokens
-        .lock()
-        .unwrap()
-        .get(&token)
-        .is_some_and(|n| *n == name);
+async fn s3(State(st): State<Arc<FakeState>>, Path((token, name)): Path<(String, String)>) -> Response {
+    let valid = st.tokens.lock().unwrap().get(&token).is_some_and(|n| *n == name);
     if !valid {
         st.stale_hits.fetch_add(1, Ordering::SeqCst);
         let xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code>\
                    <Message>Request has expired</Message><X-Amz-Expires>3600</X-Amz-Expires></Error>";
-        return (
-            StatusCode::FORBIDDEN,
-            [("content-type", "application/xml")],
-            xml,
-        )
-            .into_response();
+        return (StatusCode::FORBIDDEN, [("content-type", "application/xml")], xml).into_response();
     }
     count(&st, format!("s3/{name}"));
     serve(&st, &name)
@@ -210,22 +176,11 @@ async fn plain(State(st): State<Arc<FakeState>>, Path(name): Path<String>) -> Re
     serve(&st, &name)
 }
 
-async fn cdn(
-    State(st): State<Arc<FakeState>>,
-    Path(name): Path<String>,
-    headers: HeaderMap,
-) -> Response {
+async fn cdn(State(st): State<Arc<FakeState>>, Path(name): Path<String>, headers: HeaderMap) -> Response {
     count(&st, format!("cdn/{name}"));
-    let ua = headers
-        .get("user-agent")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let ua = headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("");
     if ua.is_empty() {
-        return (
-            StatusCode::FORBIDDEN,
-            "requests without a User-Agent are not allowed",
-        )
-            .into_response();
+        return (StatusCode::FORBIDDEN, "requests without a User-Agent are not allowed").into_response();
     }
     serve(&st, &name)
 }
@@ -237,17 +192,26 @@ async fn flaky(State(st): State<Arc<FakeState>>, Path(name): Path<String>) -> Re
     serve(&st, &name)
 }
 
-async fn ai_good(
-    State(st): State<Arc<FakeState>>,
-    headers: HeaderMap,
-    Json(body): Json<Value>,
-) -> Response {
+async fn reset(State(st): State<Arc<FakeState>>, Path(name): Path<String>) -> Response {
+    if count(&st, format!("reset/{name}")) == 1 {
+        let Some(Served::Bytes(b)) = st.files.lock().unwrap().get(&name).cloned() else {
+            return StatusCode::NOT_FOUND.into_response();
+        };
+        let half = b[..b.len() / 2].to_vec();
+        let broken = futures::stream::iter(vec![
+            Ok(half),
+            Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection reset by peer")),
+        ]);
+        return Body::from_stream(broken).into_response();
+    }
+    serve(&st, &name)
+}
+
+async fn ai_good(State(st): State<Arc<FakeState>>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
     st.ai_calls.fetch_add(1, Ordering::SeqCst);
     st.ai_requests.lock().unwrap().push((headers, body));
-    Json(
-        json!({"id": "msg_1", "type": "message", "role": "assistant",
-        "content": [{"type": "text", "text": "Sunset Over Mountains"}]}),
-    )
+    Json(json!({"id": "msg_1", "type": "message", "role": "assistant",
+        "content": [{"type": "text", "text": "Sunset Over Mountains"}]}))
     .into_response()
 }
 
@@ -338,27 +302,14 @@ impl FakeOwners {
 impl OwnerSource for FakeOwners {
     async fn block(&self, id: &str) -> Result<Block, String> {
         self.block_calls.fetch_add(1, Ordering::SeqCst);
-        let (kind, file, name) = self
-            .blocks
-            .get(id)
-            .ok_or_else(|| format!("block {id} not found"))?;
-        Ok(media_block(
-            id,
-            kind,
-            hosted(&self.url(file), FUTURE),
-            name.as_deref(),
-        ))
+        let (kind, file, name) = self.blocks.get(id).ok_or_else(|| format!("block {id} not found"))?;
+        Ok(media_block(id, kind, hosted(&self.url(file), FUTURE), name.as_deref()))
     }
 
     async fn page(&self, id: &str) -> Result<Page, String> {
         self.page_calls.fetch_add(1, Ordering::SeqCst);
-        let cover = self
-            .covers
-            .get(id)
-            .ok_or_else(|| format!("page {id} not found"))?;
-        Ok(page(
-            json!({"id": id, "cover": hosted(&self.url(cover), FUTURE)}),
-        ))
+        let cover = self.covers.get(id).ok_or_else(|| format!("page {id} not found"))?;
+        Ok(page(json!({"id": id, "cover": hosted(&self.url(cover), FUTURE)})))
     }
 }
 
@@ -376,9 +327,7 @@ pub fn png(w: u32, h: u32, payload: &[u8]) -> Vec<u8> {
 }
 
 pub fn jpeg(w: u16, h: u16, payload: &[u8]) -> Vec<u8> {
-    let mut v = vec![
-        0xFF, 0xD8, 0xFF, 0xE0, 0, 16, b'J', b'F', b'I', b'F', 0, 1, 1, 0, 0, 1, 0, 1, 0, 0,
-    ];
+    let mut v = vec![0xFF, 0xD8, 0xFF, 0xE0, 0, 16, b'J', b'F', b'I', b'F', 0, 1, 1, 0, 0, 1, 0, 1, 0, 0];
     v.extend_from_slice(&[0xFF, 0xC0, 0, 17, 8]);
     v.extend_from_slice(&h.to_be_bytes());
     v.extend_from_slice(&w.to_be_bytes());
@@ -388,8 +337,7 @@ pub fn jpeg(w: u16, h: u16, payload: &[u8]) -> Vec<u8> {
     v
 }
 
-pub const PDF: &[u8] =
-    b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n";
+pub const PDF: &[u8] = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n";
 pub const SVG: &[u8] = b"<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"10\" height=\"10\"><rect width=\"10\" height=\"10\"/></svg>\n";
 
 pub fn sha256(bytes: &[u8]) -> String {

@@ -1,11 +1,36 @@
 //! Media: every file object of a page (image/video/audio/pdf/file blocks, the files property, page
 //! icon and cover, callout icons) downloaded into the page folder, typed by its bytes, named stably.
+//!
+//! This module owns finding file references ([`collect`]), downloading them ([`Downloader`]:
+//! streamed to disk, hashed, size-limited, retried, expired signed URLs renewed through
+//! [`OwnerSource`]), sniffing their real type, and naming them (`assets/<n>-<slug>.<ext>` for
+//! images, `attachments/<safe original name>` for the rest, stable across runs through the
+//! remembered SHA-256 -> path map). It must not talk to the Notion API itself (re-reading owners
+//! goes through [`OwnerSource`], implemented by the engine), write into a repository, or let a
+//! signed URL's query string or the AI key reach a message.
+//!
+//! External non-image files (video/audio/pdf/file blocks and non-image `files` entries that link
+//! elsewhere) are excluded by [`collect`]: they stay links in the Markdown.
+
+mod ai;
+mod collect;
+mod download;
+mod fetch;
+mod naming;
+mod sniff;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::markdown::{LocalFile, MediaKey};
-use crate::notion::model::FileObject;
+use crate::notion::model::{Block, FileObject, Page};
+
+pub use ai::{sanitize_answer, BREAKER_THRESHOLD};
+pub use collect::{collect, extension_of, fresh_file_in_block, fresh_file_in_page, looks_like_image, url_file_name};
+pub use download::Downloader;
+pub use fetch::{display_url, stream_to_file, StreamError, Streamed};
+pub use sniff::{sniff, Sniffed};
 
 /// The Notion object to re-read when a signed URL has expired.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,4 +91,118 @@ pub struct PageMedia {
     /// Human-readable warnings (failed external download with its URL, size limit exceeded, ...).
     pub warnings: Vec<String>,
     pub bytes_downloaded: u64,
+}
+
+/// Re-reads the owner of a file reference when its signed URL has expired. Implemented by the
+/// engine on the Notion client (`GET /blocks/{id}`, `GET /pages/{id}`); errors are plain
+/// messages (already free of secrets).
+#[async_trait::async_trait]
+pub trait OwnerSource: Send + Sync {
+    async fn block(&self, id: &str) -> Result<Block, String>;
+    async fn page(&self, id: &str) -> Result<Page, String>;
+}
+
+/// Optional AI naming of images through a Messages-API-compatible endpoint.
+#[derive(Clone)]
+pub struct AiConfig {
+    /// Full URL of the messages endpoint (`https://api.anthropic.com/v1/messages`).
+    pub api_url: String,
+    pub api_key: String,
+    pub model: String,
+}
+
+impl std::fmt::Debug for AiConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AiConfig")
+            .field("api_url", &self.api_url)
+            .field("api_key", &"<redacted>")
+            .field("model", &self.model)
+            .finish()
+    }
+}
+
+/// Settings of the [`Downloader`].
+#[derive(Debug, Clone)]
+pub struct MediaConfig {
+    /// Files larger than this are skipped with a warning (`MAX_FILE_MB`, default 100 MB).
+    pub max_file_bytes: u64,
+    /// Downloads running at once (per run, across pages). Default 4.
+    pub concurrency: usize,
+    /// Sent with every download; many CDNs refuse requests without one.
+    pub user_agent: String,
+    pub ai: Option<AiConfig>,
+    /// Connect timeout and longest silence while reading a body (not a cap on the whole
+    /// download, so large files on slow links still finish). Also the AI call timeout.
+    pub request_timeout: Duration,
+    /// First pause before retrying a transient failure; doubled each attempt (with jitter).
+    pub retry_base_delay: Duration,
+    /// Attempts per URL for transient failures (5xx, 429, timeouts, resets), at least 1.
+    pub max_attempts: u32,
+    /// How often an expired signed URL is renewed through the [`OwnerSource`] before giving up.
+    pub max_refreshes: u32,
+}
+
+/// The default `User-Agent`: browser-compatible prefix (some CDNs insist), honest product token.
+pub const DEFAULT_USER_AGENT: &str =
+    concat!("Mozilla/5.0 (compatible; notion-git-backup/", env!("CARGO_PKG_VERSION"), ")");
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        MediaConfig {
+            max_file_bytes: 100 * 1024 * 1024,
+            concurrency: 4,
+            user_agent: DEFAULT_USER_AGENT.to_string(),
+            ai: None,
+            request_timeout: Duration::from_secs(60),
+            retry_base_delay: Duration::from_millis(500),
+            max_attempts: 4,
+            max_refreshes: 3,
+        }
+    }
+}
+
+/// Why a page's media could not be backed up. Every variant fails the page (it is retried on
+/// the next run and never recorded as backed up); failed external downloads and files over the
+/// size limit are warnings in [`PageMedia::warnings`] instead.
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    #[error("could not set up the HTTP client for downloads: {0}")]
+    Client(String),
+    #[error(
+        "could not download the Notion-hosted file `{name}` ({url}): {reason}. The page is marked \
+         failed and retried on the next run; if this keeps happening, check that the file still \
+         opens in Notion"
+    )]
+    Hosted { name: String, url: String, reason: String },
+    #[error(
+        "the link to the Notion-hosted file `{name}` ({url}) expired and re-reading its {owner} \
+         failed: {error}. The page is retried on the next run; check that the integration can \
+         still read it"
+    )]
+    Refresh { name: String, url: String, owner: String, error: String },
+    #[error(
+        "the file `{name}` is no longer on its {owner} (edited during the backup?); the page is \
+         retried on the next run"
+    )]
+    Vanished { name: String, owner: String },
+    #[error(
+        "could not write `{path}` while downloading `{name}`: {source}. Check free disk space and \
+         that the staging directory is writable"
+    )]
+    Io {
+        name: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Owner {
+    /// `block <id>` / `page <id>`, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Owner::Block(id) => format!("block {id}"),
+            Owner::Page(id) => format!("page {id}"),
+        }
+    }
 }

@@ -36,11 +36,12 @@ pub(crate) fn make_sink(cfg: &Config, db: &DatabaseConfig) -> Result<Box<dyn Sin
 }
 
 pub(crate) fn downloader(cfg: &Config) -> Result<Downloader, MediaError> {
-    let mut m = MediaConfig::default();
-    m.max_file_bytes = cfg.max_file_bytes;
-    m.user_agent = crate::user_agent();
-    m.ai = cfg.ai.as_ref().map(|a| AiConfig { api_url: a.api_url.clone(), api_key: a.api_key.clone(), model: a.model.clone() });
-    Downloader::new(m)
+    // The media module's default User-Agent is browser-compatible: some CDNs refuse others.
+    Downloader::new(MediaConfig {
+        max_file_bytes: cfg.max_file_bytes,
+        ai: cfg.ai.as_ref().map(|a| AiConfig { api_url: a.api_url.clone(), api_key: a.api_key.clone(), model: a.model.clone() }),
+        ..MediaConfig::default()
+    })
 }
 
 pub(crate) fn notify_config(cfg: &Config) -> NotifyConfig {

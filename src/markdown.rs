@@ -54,9 +54,5 @@ pub struct RenderContext<'a> {
 /// Render `index.md` for `page` with its block tree `blocks` (children already attached).
 pub fn render_page(page: &Page, blocks: &[Block], ctx: &RenderContext) -> String {
     let _ = (blocks, ctx);
-    format!(
-        "---\ntitle: {}\n---\n\n# {}\n",
-        serde_json::Value::String(page.title()),
-        page.title()
-    )
+    format!("---\ntitle: {}\n---\n\n# {}\n", serde_json::Value::String(page.title()), page.title())
 }

@@ -1,5 +1,3 @@
 //! placeholder
-pub enum ExitStatus {
-    Ok,
-}
+pub enum ExitStatus { Ok }
 pub fn run() {}

@@ -267,6 +267,26 @@ async fn server_error_before_the_commit_is_retried_and_persistent_errors_are_tra
 }
 
 #[tokio::test]
+async fn rate_limit_429_is_waited_out() {
+    let fake = FakeGitea::start().await;
+    fake.add_repo(OWNER, REPO);
+    let mut s = open(&fake).await;
+    fake.fail_next_commits(&[CommitFault {
+        status: 429,
+        land: false,
+        html: false,
+    }]);
+    let out = s.commit(page("p", &[("index.md", "v1")])).await.unwrap();
+    assert_eq!(out.commits.len(), 1);
+    assert_eq!(
+        fake.commit_posts(),
+        2,
+        "the same request sent again after Retry-After"
+    );
+    assert_eq!(fake.commit_count(OWNER, REPO, "main"), 1);
+}
+
+#[tokio::test]
 async fn proxy_413_splits_the_change_into_several_commits() {
     let fake = FakeGitea::start().await;
     fake.add_repo(OWNER, REPO);

@@ -74,8 +74,10 @@ pub struct GiteaSink {
     empty: bool,
     head: Option<String>,
     tree: Tree,
-    /// Effective request limit; lowered for the rest of the run after a 413.
+    /// Target size of a request; lowered for the rest of the run after a 413.
     limit: u64,
+    /// Smallest request body refused with 413 in this run.
+    refused: Option<u64>,
 }
 
 /// An answer from the server, read whole.
@@ -214,6 +216,7 @@ impl GiteaSink {
             head: None,
             tree: Tree::new(),
             limit,
+            refused: None,
         })
     }
 
@@ -225,6 +228,15 @@ impl GiteaSink {
     /// Head commit of the branch as last seen (`None` for an empty repository).
     pub fn head(&self) -> Option<&str> {
         self.head.as_deref()
+    }
+
+    /// `GIT_MAX_REQUEST_MB` in bytes (default when unset).
+    fn cfg_limit(&self) -> u64 {
+        if self.cfg.max_request_bytes == 0 {
+            DEFAULT_MAX_REQUEST_BYTES
+        } else {
+            self.cfg.max_request_bytes
+        }
     }
 
     fn repo_path(&self) -> String {
@@ -372,12 +384,8 @@ impl GiteaSink {
                 resp.status.is_server_error() || code == 408 || code == 429,
             ),
         };
-        if !resp.is_json()
-            && resp.status.is_client_error()
-            && code != 404
-            && code != 401
-            && code != 403
-        {
+        if !resp.is_json() && !resp.status.is_server_error() {
+            // A login page, a proxy's error page or another site: not Gitea speaking.
             return self.not_json(resp, what);
         }
         SinkError::Remote { message, transient }
@@ -533,17 +541,16 @@ impl GiteaSink {
             ops.iter().partition(|o| matches!(o, Op::Put { .. }));
         for op in puts.into_iter().chain(dels) {
             let est = op_size(op, writes);
-            if fixed + est > self.limit {
-                let path = match op {
-                    Op::Put { write, .. } => writes[*write].path.as_str(),
-                    Op::Delete { path, .. } => path.as_str(),
-                };
-                return Err(too_big(
-                    path,
-                    fixed + est,
-                    self.limit,
-                    self.limit < self.cfg.max_request_bytes,
-                ));
+            let path = || match op {
+                Op::Put { write, .. } => writes[*write].path.as_str(),
+                Op::Delete { path, .. } => path.as_str(),
+            };
+            let max = self.cfg_limit();
+            if fixed + est > max {
+                return Err(too_big(path(), fixed + est, max, false));
+            }
+            if self.refused.is_some_and(|r| fixed + est >= r) {
+                return Err(too_big(path(), fixed + est, max, true));
             }
             if size + est > self.limit && !cur.is_empty() {
                 out.push(std::mem::take(&mut cur));
@@ -662,7 +669,7 @@ impl Sink for GiteaSink {
         format!(
             "{} on {}",
             self.full_name(),
-            display_url(&self.api.trim_end_matches("/api/v1"))
+            display_url(self.api.trim_end_matches("/api/v1"))
         )
     }
 
@@ -783,6 +790,7 @@ impl Sink for GiteaSink {
                 let reason = match failure {
                     PostError::Fatal(e) => return Err(partial(e, commits.len())),
                     PostError::TooLarge { body_len } => {
+                        self.refused = Some(self.refused.map_or(body_len, |r| r.min(body_len)));
                         if batch.len() == 1 {
                             let path = match &batch[0] {
                                 Op::Put { write, .. } => writes[*write].path.clone(),
@@ -793,7 +801,7 @@ impl Sink for GiteaSink {
                                 commits.len(),
                             ));
                         }
-                        self.limit = (body_len / 2).max(REQUEST_OVERHEAD * 2);
+                        self.limit = self.limit.min(body_len / 2).max(REQUEST_OVERHEAD * 2);
                         tracing::warn!(repo = %self.full_name(), limit = self.limit, "request too large for the server (HTTP 413), splitting into smaller commits");
                         continue 'replan;
                     }

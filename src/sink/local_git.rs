@@ -297,6 +297,59 @@ impl LocalGitSink {
         Ok(())
     }
 
+    /// `git add` exactly the touched paths, then commit. `Ok(false)` when nothing was staged.
+    async fn stage_and_commit(
+        &self,
+        ops: &[Op],
+        writes: &[Prepared],
+        message: &str,
+    ) -> Result<bool, SinkError> {
+        let mut pathspecs = Vec::new();
+        for op in ops {
+            let p = match op {
+                Op::Put { write, .. } => &writes[*write].path,
+                Op::Delete { path, .. } => path,
+            };
+            pathspecs.extend_from_slice(p.as_bytes());
+            pathspecs.push(0);
+        }
+        // Literal pathspecs: a `*` or `:(` in a file name is a name, not a pattern. (Only here:
+        // GIT_LITERAL_PATHSPECS globally breaks `git stash --include-untracked`.)
+        self.ok(
+            &[
+                "--literal-pathspecs",
+                "add",
+                "-A",
+                "-f",
+                "--pathspec-from-file=-",
+                "--pathspec-file-nul",
+            ],
+            Some(pathspecs),
+        )
+        .await?;
+        let staged = self
+            .run(&["diff", "--cached", "--quiet"], None, true)
+            .await?;
+        if staged.status.success() {
+            // Content filters made the files equal to HEAD after all: nothing to commit.
+            return Ok(false);
+        }
+        self.ok(
+            &[
+                "commit",
+                "-q",
+                "--no-verify",
+                "--cleanup=verbatim",
+                "--allow-empty-message",
+                "-F",
+                "-",
+            ],
+            Some(message.as_bytes().to_vec()),
+        )
+        .await?;
+        Ok(true)
+    }
+
     async fn remote(&self) -> Result<String, SinkError> {
         let key = format!("branch.{}.remote", self.branch);
         if let Some(r) = self
@@ -427,54 +480,31 @@ impl Sink for LocalGitSink {
         tokio::task::spawn_blocking(move || write_work_tree(&root, &ops2, &writes2))
             .await
             .map_err(|e| SinkError::Io(format!("writing files failed: {e}")))??;
-        let mut pathspecs = Vec::new();
-        for op in &ops {
-            let p = match op {
-                Op::Put { write, .. } => &writes[*write].path,
-                Op::Delete { path, .. } => path,
-            };
-            pathspecs.extend_from_slice(p.as_bytes());
-            pathspecs.push(0);
+        match self.stage_and_commit(&ops, &writes, &change.message).await {
+            Ok(true) => {}
+            Ok(false) => {
+                // Content filters made the files equal to HEAD after all: nothing to commit.
+                diff::apply(&mut self.tree, &ops, &writes);
+                return Ok(CommitOutcome {
+                    plan,
+                    commits: vec![],
+                    blob_ids,
+                });
+            }
+            Err(e) => {
+                // Leave nothing staged for the next change set; the written files stay on disk
+                // and are put aside by the next `open`.
+                let unstage: &[&str] = if self.has_head {
+                    &["reset", "-q"]
+                } else {
+                    &["read-tree", "--empty"]
+                };
+                if let Err(e2) = self.ok(unstage, None).await {
+                    tracing::warn!(error = %e2, "could not unstage after a failed commit");
+                }
+                return Err(e);
+            }
         }
-        // Literal pathspecs: a `*` or `:(` in a file name is a name, not a pattern. (Only here:
-        // GIT_LITERAL_PATHSPECS globally breaks `git stash --include-untracked`.)
-        self.ok(
-            &[
-                "--literal-pathspecs",
-                "add",
-                "-A",
-                "-f",
-                "--pathspec-from-file=-",
-                "--pathspec-file-nul",
-            ],
-            Some(pathspecs),
-        )
-        .await?;
-        let staged = self
-            .run(&["diff", "--cached", "--quiet"], None, true)
-            .await?;
-        if staged.status.success() {
-            // Content filters made the files equal to HEAD after all: nothing to commit.
-            diff::apply(&mut self.tree, &ops, &writes);
-            return Ok(CommitOutcome {
-                plan,
-                commits: vec![],
-                blob_ids,
-            });
-        }
-        self.ok(
-            &[
-                "commit",
-                "-q",
-                "--no-verify",
-                "--cleanup=verbatim",
-                "--allow-empty-message",
-                "-F",
-                "-",
-            ],
-            Some(change.message.clone().into_bytes()),
-        )
-        .await?;
         let head = self.text(&["rev-parse", "HEAD"]).await?.unwrap_or_default();
         diff::apply(&mut self.tree, &ops, &writes);
         self.has_head = true;

@@ -686,6 +686,14 @@ fn change_files_blocking(
 
 fn fault_response(f: CommitFault) -> Response {
     let status = StatusCode::from_u16(f.status).unwrap();
+    if f.status == 429 {
+        return (
+            status,
+            [(header::RETRY_AFTER, "1")],
+            Json(json!({"message": "rate limited"})),
+        )
+            .into_response();
+    }
     if f.html {
         html(
             status,

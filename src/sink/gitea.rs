@@ -169,6 +169,13 @@ impl GiteaSink {
                 display_url(&base)
             )));
         }
+        let loopback = matches!(
+            parsed.host_str(),
+            Some("localhost" | "127.0.0.1" | "[::1]" | "::1")
+        );
+        if parsed.scheme() == "http" && !loopback {
+            tracing::warn!(url = %display_url(&base), "GIT_URL uses plain http: the token crosses the network unencrypted; use https");
+        }
         let mut builder = reqwest::Client::builder()
             .user_agent(cfg.user_agent.clone())
             .connect_timeout(Duration::from_secs(30))

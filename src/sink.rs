@@ -7,6 +7,15 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+pub mod blob;
+pub mod diff;
+pub mod dry_run;
+pub mod gitea;
+pub mod local_git;
+pub mod memory;
+
+pub use blob::{blob_id, blob_id_of_content, blob_id_of_file};
+
 /// Bytes of one file to write: in memory, or staged on disk (large media are never held in memory).
 #[derive(Debug, Clone)]
 pub enum Content {
@@ -65,11 +74,20 @@ pub enum SinkError {
     Remote { message: String, transient: bool },
     #[error("{0}")]
     Io(String),
+    /// The repository does not exist (and was not created). Dry runs plan against an empty tree.
+    #[error("{0}")]
+    Missing(String),
 }
 
 impl SinkError {
     pub fn is_transient(&self) -> bool {
-        matches!(self, SinkError::Remote { transient: true, .. })
+        matches!(
+            self,
+            SinkError::Remote {
+                transient: true,
+                ..
+            }
+        )
     }
 }
 

@@ -1,5 +1,6 @@
-//! Shared test support: an in-process fake Notion API and builders for its JSON.
+//! Shared test support: in-process fake Notion and Gitea servers and builders for their JSON.
 #![allow(dead_code)]
 
+pub mod fake_gitea;
 pub mod fake_notion;
 pub mod fixtures;

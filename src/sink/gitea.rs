@@ -1,0 +1,1090 @@
+//! Gitea/Forgejo destination over the REST API (`/api/v1`): one multi-file commit
+//! (`POST /repos/{o}/{r}/contents`) per change set, diffed against a tree read once per run.
+//!
+//! Owns: the version/repository/branch checks, repository creation (only when configured), the
+//! paged tree read, request batching under `GIT_MAX_REQUEST_MB`, and the recovery rules for a
+//! moved branch (422/409/500 -> re-read and rebuild), ambiguous failures (5xx/timeouts -> re-read,
+//! a commit that landed counts as done), proxy body limits (413 -> smaller commits) and 429.
+//! Must not: send the token anywhere but the `Authorization` header, put it in an error or log,
+//! accept invalid TLS certificates, or parse a non-JSON answer as JSON.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use base64::Engine as _;
+use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::{Method, StatusCode};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::diff::{self, Op, Prepared, Tree};
+use super::{ChangeSet, CommitOutcome, Content, Plan, Sink, SinkError};
+
+/// Default for `GIT_MAX_REQUEST_MB`.
+pub const DEFAULT_MAX_REQUEST_BYTES: u64 = 50 * 1024 * 1024;
+/// Fixed JSON overhead of a commit request besides the files (message, author, braces).
+const REQUEST_OVERHEAD: u64 = 2048;
+/// How many times a commit is rebuilt after a moved branch or an ambiguous failure.
+const MAX_RETRIES: u32 = 2;
+/// Longest wait honoured from a `Retry-After` header.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+
+#[derive(Clone)]
+pub struct GiteaConfig {
+    /// Server root, e.g. `https://git.example.org` (a trailing `/api/v1` is accepted).
+    pub base_url: String,
+    /// Personal access token (scopes `write:repository`, plus `write:user` to create repos).
+    pub token: String,
+    pub owner: String,
+    pub repo: String,
+    /// `GIT_BRANCH`; `None` = the repository's default branch.
+    pub branch: Option<String>,
+    /// `GIT_CREATE_REPOS`: create a missing repository (private, empty).
+    pub create_repos: bool,
+    /// `GIT_CA_FILE`: extra PEM root certificate(s). TLS is always verified.
+    pub ca_file: Option<PathBuf>,
+    /// `GIT_MAX_REQUEST_MB` in bytes: largest request body sent.
+    pub max_request_bytes: u64,
+    pub author_name: String,
+    pub author_email: String,
+    pub user_agent: String,
+}
+
+impl std::fmt::Debug for GiteaConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GiteaConfig")
+            .field("base_url", &display_url(&self.base_url))
+            .field("token", &"<redacted>")
+            .field("owner", &self.owner)
+            .field("repo", &self.repo)
+            .field("branch", &self.branch)
+            .field("create_repos", &self.create_repos)
+            .field("ca_file", &self.ca_file)
+            .field("max_request_bytes", &self.max_request_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+pub struct GiteaSink {
+    cfg: GiteaConfig,
+    api: String,
+    http: reqwest::Client,
+    branch: String,
+    opened: bool,
+    empty: bool,
+    head: Option<String>,
+    tree: Tree,
+    /// Target size of a request; lowered for the rest of the run after a 413.
+    limit: u64,
+    /// Smallest request body refused with 413 in this run.
+    refused: Option<u64>,
+}
+
+/// An answer from the server, read whole.
+struct Resp {
+    status: StatusCode,
+    content_type: String,
+    retry_after: Option<Duration>,
+    body: Vec<u8>,
+}
+
+impl Resp {
+    fn is_json(&self) -> bool {
+        self.content_type.contains("json")
+    }
+
+    /// The server's `message`, or a short description of a non-JSON body.
+    fn message(&self) -> String {
+        if self.is_json() {
+            #[derive(Deserialize)]
+            struct E {
+                message: Option<String>,
+            }
+            if let Ok(E { message: Some(m) }) = serde_json::from_slice::<E>(&self.body) {
+                return truncate(&m, 300);
+            }
+            return truncate(&String::from_utf8_lossy(&self.body), 300);
+        }
+        let ct = if self.content_type.is_empty() {
+            "no content type"
+        } else {
+            &self.content_type
+        };
+        format!("a {ct} page instead of JSON")
+    }
+}
+
+/// How one commit request failed.
+enum PostError {
+    /// The tree we diffed against is stale (sha mismatch, file exists, branch moved).
+    Conflict(String),
+    /// 5xx or network failure: the commit may or may not have landed.
+    Ambiguous(String),
+    /// 413 from a proxy: the body was too big.
+    TooLarge {
+        body_len: u64,
+    },
+    Fatal(SinkError),
+}
+
+#[derive(Deserialize)]
+struct RepoInfo {
+    #[serde(default)]
+    empty: bool,
+    #[serde(default)]
+    archived: bool,
+    #[serde(default)]
+    mirror: bool,
+    #[serde(default)]
+    default_branch: String,
+    permissions: Option<Permissions>,
+    #[serde(default)]
+    object_format_name: String,
+}
+
+#[derive(Deserialize)]
+struct Permissions {
+    #[serde(default)]
+    push: bool,
+}
+
+impl GiteaSink {
+    /// Build the HTTP client (with `ca_file` added to the trusted roots). No request is made.
+    pub fn new(cfg: GiteaConfig) -> Result<Self, SinkError> {
+        let mut base = cfg.base_url.trim().trim_end_matches('/').to_string();
+        for suffix in ["/api/v1", "/api"] {
+            if let Some(b) = base.strip_suffix(suffix) {
+                base = b.to_string();
+            }
+        }
+        let parsed = url::Url::parse(&base).map_err(|e| {
+            SinkError::Config(format!(
+                "GIT_URL {:?} is not a URL: {e}",
+                display_url(&base)
+            ))
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(SinkError::Config(format!(
+                "GIT_URL {} must start with https:// (or http:// for a local server)",
+                display_url(&base)
+            )));
+        }
+        let loopback = matches!(
+            parsed.host_str(),
+            Some("localhost" | "127.0.0.1" | "[::1]" | "::1")
+        );
+        if parsed.scheme() == "http" && !loopback {
+            tracing::warn!(url = %display_url(&base), "GIT_URL uses plain http: the token crosses the network unencrypted; use https");
+        }
+        let mut builder = reqwest::Client::builder()
+            .user_agent(cfg.user_agent.clone())
+            .connect_timeout(Duration::from_secs(30))
+            .timeout(Duration::from_secs(600))
+            .https_only(false);
+        if let Some(ca) = &cfg.ca_file {
+            let pem = std::fs::read(ca).map_err(|e| {
+                SinkError::Config(format!("cannot read GIT_CA_FILE {}: {e}", ca.display()))
+            })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                SinkError::Config(format!(
+                    "GIT_CA_FILE {} is not a PEM certificate: {}",
+                    ca.display(),
+                    e.without_url()
+                ))
+            })?;
+            if certs.is_empty() {
+                return Err(SinkError::Config(format!(
+                    "GIT_CA_FILE {} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)",
+                    ca.display()
+                )));
+            }
+            for c in certs {
+                builder = builder.add_root_certificate(c);
+            }
+        }
+        let http = builder.build().map_err(|e| {
+            SinkError::Config(format!(
+                "cannot set up the HTTP client: {}",
+                e.without_url()
+            ))
+        })?;
+        let limit = if cfg.max_request_bytes == 0 {
+            DEFAULT_MAX_REQUEST_BYTES
+        } else {
+            cfg.max_request_bytes
+        };
+        Ok(GiteaSink {
+            api: format!("{base}/api/v1"),
+            branch: cfg.branch.clone().unwrap_or_default(),
+            cfg,
+            http,
+            opened: false,
+            empty: true,
+            head: None,
+            tree: Tree::new(),
+            limit,
+            refused: None,
+        })
+    }
+
+    /// The branch commits go to (known after `open`).
+    pub fn branch(&self) -> &str {
+        &self.branch
+    }
+
+    /// Head commit of the branch as last seen (`None` for an empty repository).
+    pub fn head(&self) -> Option<&str> {
+        self.head.as_deref()
+    }
+
+    /// `GIT_MAX_REQUEST_MB` in bytes (default when unset).
+    fn cfg_limit(&self) -> u64 {
+        if self.cfg.max_request_bytes == 0 {
+            DEFAULT_MAX_REQUEST_BYTES
+        } else {
+            self.cfg.max_request_bytes
+        }
+    }
+
+    fn repo_path(&self) -> String {
+        format!(
+            "/repos/{}/{}",
+            enc(&self.cfg.owner, false),
+            enc(&self.cfg.repo, false)
+        )
+    }
+
+    fn full_name(&self) -> String {
+        format!("{}/{}", self.cfg.owner, self.cfg.repo)
+    }
+
+    /// One HTTP exchange, honouring 429 + Retry-After. `Err` = no answer (network/timeout).
+    async fn send(&self, method: Method, path: &str, body: Option<&[u8]>) -> Result<Resp, String> {
+        let url = format!("{}{}", self.api, path);
+        let mut waited = 0;
+        loop {
+            let mut rb = self
+                .http
+                .request(method.clone(), &url)
+                .header(AUTHORIZATION, format!("token {}", self.cfg.token))
+                .header(ACCEPT, "application/json");
+            if let Some(b) = body {
+                rb = rb.header(CONTENT_TYPE, "application/json").body(b.to_vec());
+            }
+            let resp = rb.send().await.map_err(|e| net_error(&e))?;
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            let body = resp.bytes().await.map_err(|e| net_error(&e))?.to_vec();
+            let resp = Resp {
+                status,
+                content_type: header_str(&headers, CONTENT_TYPE.as_str()).to_ascii_lowercase(),
+                retry_after: retry_after(&headers),
+                body,
+            };
+            if status == StatusCode::TOO_MANY_REQUESTS && waited < 5 {
+                let wait = resp
+                    .retry_after
+                    .unwrap_or(Duration::from_secs(5))
+                    .min(MAX_RETRY_AFTER);
+                tracing::warn!(repo = %self.full_name(), seconds = wait.as_secs(), "rate limited by the git server, waiting");
+                tokio::time::sleep(wait).await;
+                waited += 1;
+                continue;
+            }
+            return Ok(resp);
+        }
+    }
+
+    /// A read: retried twice on 5xx/network errors, then mapped to a clear error.
+    async fn get(&self, path: &str, what: &str) -> Result<Resp, SinkError> {
+        let mut attempt = 0;
+        loop {
+            let r = self.send(Method::GET, path, None).await;
+            let retry = match &r {
+                Ok(resp) => resp.status.is_server_error(),
+                Err(_) => true,
+            };
+            if retry && attempt < 2 {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(500 * attempt)).await;
+                continue;
+            }
+            return match r {
+                Ok(resp) => Ok(resp),
+                Err(e) => Err(SinkError::Remote {
+                    message: format!("cannot reach {} to {what}: {e}", display_url(&self.api)),
+                    transient: true,
+                }),
+            };
+        }
+    }
+
+    /// Parse a 2xx JSON answer; anything else becomes a clear error.
+    fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        resp: &Resp,
+        what: &str,
+    ) -> Result<T, SinkError> {
+        if !resp.status.is_success() {
+            return Err(self.status_error(resp, what));
+        }
+        if !resp.is_json() {
+            return Err(self.not_json(resp, what));
+        }
+        serde_json::from_slice(&resp.body).map_err(|e| SinkError::Remote {
+            message: format!(
+                "unexpected answer from {} to {what}: {e}",
+                display_url(&self.api)
+            ),
+            transient: false,
+        })
+    }
+
+    fn not_json(&self, resp: &Resp, what: &str) -> SinkError {
+        SinkError::Remote {
+            message: format!(
+                "{} answered {what} with HTTP {} and {}: check that GIT_URL is the Gitea/Forgejo address \
+                 (not a login page, proxy or other site)",
+                display_url(&self.api),
+                resp.status.as_u16(),
+                resp.message()
+            ),
+            transient: resp.status.is_server_error(),
+        }
+    }
+
+    /// The user-facing error for a non-success answer.
+    fn status_error(&self, resp: &Resp, what: &str) -> SinkError {
+        let code = resp.status.as_u16();
+        let msg = resp.message();
+        let repo = self.full_name();
+        let (message, transient) = match code {
+            401 => (
+                format!(
+                    "the git server rejected the token while trying to {what} (HTTP 401: {msg}): check GIT_TOKEN \
+                     (a Gitea/Forgejo access token with scope write:repository)"
+                ),
+                false,
+            ),
+            403 => (
+                format!(
+                    "the git server refused to {what} for {repo} (HTTP 403: {msg}): the token needs scope \
+                     write:repository (and write:user, or write:organization, to create repositories), and its \
+                     user needs write access to branch {:?} (protected branches refuse API commits)",
+                    self.branch
+                ),
+                false,
+            ),
+            404 => (
+                format!(
+                    "not found while trying to {what} for {repo} (HTTP 404: {msg}): check GIT_OWNER, GIT_REPO and \
+                     GIT_BRANCH, and that the token's user can see the repository"
+                ),
+                false,
+            ),
+            423 => (
+                format!("{repo} is archived (HTTP 423): unarchive it in its settings or back up to another repository"),
+                false,
+            ),
+            _ => (
+                format!("the git server answered HTTP {code} while trying to {what} for {repo}: {msg}"),
+                resp.status.is_server_error() || code == 408 || code == 429,
+            ),
+        };
+        if !resp.is_json() && !resp.status.is_server_error() {
+            // A login page, a proxy's error page or another site: not Gitea speaking.
+            return self.not_json(resp, what);
+        }
+        SinkError::Remote { message, transient }
+    }
+
+    async fn check_version(&self) -> Result<(), SinkError> {
+        #[derive(Deserialize)]
+        struct V {
+            version: String,
+        }
+        let resp = self.get("/version", "read the server version").await?;
+        let v: V = self.json(&resp, "read the server version")?;
+        check_version(&v.version)
+    }
+
+    async fn create_repo(&self) -> Result<RepoInfo, SinkError> {
+        #[derive(Deserialize)]
+        struct User {
+            login: String,
+        }
+        let resp = self.get("/user", "read the token's user").await?;
+        let user: User = self.json(
+            &resp,
+            "read the token's user (scope read:user or write:user)",
+        )?;
+        let path = if user.login.eq_ignore_ascii_case(&self.cfg.owner) {
+            "/user/repos".to_string()
+        } else {
+            format!("/orgs/{}/repos", enc(&self.cfg.owner, false))
+        };
+        let body = json!({
+            "name": self.cfg.repo,
+            "description": "Notion backup (notion-git-backup)",
+            "private": true,
+            "auto_init": false,
+            "default_branch": if self.branch.is_empty() { "main" } else { self.branch.as_str() },
+        });
+        let body = serde_json::to_vec(&body).expect("static JSON");
+        let resp = self
+            .send(Method::POST, &path, Some(&body))
+            .await
+            .map_err(|e| SinkError::Remote {
+                message: format!("cannot create {}: {e}", self.full_name()),
+                transient: true,
+            })?;
+        match resp.status.as_u16() {
+            200 | 201 => {
+                tracing::info!(repo = %self.full_name(), "created private repository");
+                self.json(&resp, "create the repository")
+            }
+            409 => {
+                let resp = self.get(&self.repo_path(), "read the repository").await?;
+                self.json(&resp, "read the repository")
+            }
+            404 => Err(SinkError::Config(format!(
+                "cannot create {}: {:?} is neither the token's user ({}) nor an organization it can see",
+                self.full_name(),
+                self.cfg.owner,
+                user.login
+            ))),
+            _ => Err(self.status_error(&resp, "create the repository")),
+        }
+    }
+
+    /// Re-read the branch head and the whole tree.
+    async fn refresh(&mut self) -> Result<(), SinkError> {
+        #[derive(Deserialize)]
+        struct Branch {
+            commit: BranchCommit,
+        }
+        #[derive(Deserialize)]
+        struct BranchCommit {
+            id: String,
+        }
+        let path = format!("{}/branches/{}", self.repo_path(), enc(&self.branch, true));
+        let resp = self.get(&path, "read the branch").await?;
+        if resp.status == StatusCode::NOT_FOUND && resp.is_json() {
+            // Empty repository (no branch yet) or a branch that does not exist.
+            let repo_resp = self.get(&self.repo_path(), "read the repository").await?;
+            let info: RepoInfo = self.json(&repo_resp, "read the repository")?;
+            if info.empty {
+                self.empty = true;
+                self.head = None;
+                self.tree.clear();
+                return Ok(());
+            }
+            return Err(SinkError::Config(format!(
+                "branch {:?} does not exist in {}: create it, or unset GIT_BRANCH to use the default branch {:?}",
+                self.branch,
+                self.full_name(),
+                info.default_branch
+            )));
+        }
+        let b: Branch = self.json(&resp, "read the branch")?;
+        self.tree = self.read_tree(&b.commit.id).await?;
+        self.head = Some(b.commit.id);
+        self.empty = false;
+        Ok(())
+    }
+
+    /// `GET /git/trees/{sha}?recursive=1` page by page -> path -> blob id.
+    async fn read_tree(&self, sha: &str) -> Result<Tree, SinkError> {
+        #[derive(Deserialize)]
+        struct Page {
+            #[serde(default)]
+            tree: Vec<Entry>,
+            #[serde(default)]
+            total_count: u64,
+        }
+        #[derive(Deserialize)]
+        struct Entry {
+            path: String,
+            #[serde(rename = "type")]
+            kind: String,
+            sha: String,
+        }
+        let mut tree = Tree::new();
+        let mut seen = 0u64;
+        for page in 1.. {
+            let path = format!(
+                "{}/git/trees/{}?recursive=1&per_page=1000&page={page}",
+                self.repo_path(),
+                enc(sha, false)
+            );
+            let resp = self.get(&path, "read the repository tree").await?;
+            let p: Page = self.json(&resp, "read the repository tree")?;
+            let n = p.tree.len() as u64;
+            seen += n;
+            for e in p.tree {
+                if e.kind == "blob" {
+                    tree.insert(e.path, e.sha);
+                }
+            }
+            if n == 0 || seen >= p.total_count {
+                break;
+            }
+        }
+        Ok(tree)
+    }
+
+    /// Split operations into request-sized batches: puts in order, deletes in the last batch.
+    fn batches(
+        &self,
+        ops: &[Op],
+        writes: &[Prepared],
+        message_len: u64,
+    ) -> Result<Vec<Vec<Op>>, SinkError> {
+        let fixed = REQUEST_OVERHEAD + message_len * 2;
+        let mut out: Vec<Vec<Op>> = Vec::new();
+        let mut cur: Vec<Op> = Vec::new();
+        let mut size = fixed;
+        let (puts, dels): (Vec<&Op>, Vec<&Op>) =
+            ops.iter().partition(|o| matches!(o, Op::Put { .. }));
+        for op in puts.into_iter().chain(dels) {
+            let est = op_size(op, writes);
+            let path = || match op {
+                Op::Put { write, .. } => writes[*write].path.as_str(),
+                Op::Delete { path, .. } => path.as_str(),
+            };
+            let max = self.cfg_limit();
+            if fixed + est > max {
+                return Err(too_big(path(), fixed + est, max, false));
+            }
+            if self.refused.is_some_and(|r| fixed + est >= r) {
+                return Err(too_big(path(), fixed + est, max, true));
+            }
+            if size + est > self.limit && !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+                size = fixed;
+            }
+            size += est;
+            cur.push(op.clone());
+        }
+        if !cur.is_empty() {
+            out.push(cur);
+        }
+        Ok(out)
+    }
+
+    /// Send one batch as one commit.
+    async fn post(
+        &self,
+        ops: &[Op],
+        writes: &[Prepared],
+        message: &str,
+    ) -> Result<String, PostError> {
+        let mut files = Vec::with_capacity(ops.len());
+        for op in ops {
+            match op {
+                Op::Put { write, old } => {
+                    let w = &writes[*write];
+                    let bytes = match &w.content {
+                        Content::Bytes(b) => std::borrow::Cow::Borrowed(b.as_slice()),
+                        Content::File(p) => {
+                            std::borrow::Cow::Owned(tokio::fs::read(p).await.map_err(|e| {
+                                PostError::Fatal(SinkError::Io(format!(
+                                    "cannot read staged file {}: {e}",
+                                    p.display()
+                                )))
+                            })?)
+                        }
+                    };
+                    let content = base64::engine::general_purpose::STANDARD.encode(&bytes);
+                    files.push(match old {
+                        None => json!({"operation": "create", "path": w.path, "content": content}),
+                        Some(sha) => json!({"operation": "update", "path": w.path, "content": content, "sha": sha}),
+                    });
+                }
+                Op::Delete { path, sha } => {
+                    files.push(json!({"operation": "delete", "path": path, "sha": sha}))
+                }
+            }
+        }
+        let person = json!({"name": self.cfg.author_name, "email": self.cfg.author_email});
+        let body = json!({
+            "branch": self.branch,
+            "message": message,
+            "author": person,
+            "committer": person,
+            "files": files,
+        });
+        drop(files);
+        let body = serde_json::to_vec(&body).expect("JSON of strings");
+        let body_len = body.len() as u64;
+        let path = format!("{}/contents", self.repo_path());
+        let resp = match self.send(Method::POST, &path, Some(&body)).await {
+            Ok(r) => r,
+            Err(e) => return Err(PostError::Ambiguous(e)),
+        };
+        let code = resp.status.as_u16();
+        match code {
+            200 | 201 => {
+                #[derive(Deserialize)]
+                struct Created {
+                    commit: Option<CommitRef>,
+                }
+                #[derive(Deserialize)]
+                struct CommitRef {
+                    sha: String,
+                }
+                if !resp.is_json() {
+                    return Err(PostError::Ambiguous(resp.message()));
+                }
+                match serde_json::from_slice::<Created>(&resp.body) {
+                    Ok(Created { commit: Some(c) }) => Ok(c.sha),
+                    _ => Err(PostError::Ambiguous("commit answer without a commit id".into())),
+                }
+            }
+            413 if resp.is_json() && resp.message().to_ascii_lowercase().contains("quota") => {
+                Err(PostError::Fatal(SinkError::Remote {
+                    message: format!(
+                        "{} is over its storage quota (HTTP 413: {}): free space or raise the quota",
+                        self.full_name(),
+                        resp.message()
+                    ),
+                    transient: false,
+                }))
+            }
+            413 => Err(PostError::TooLarge { body_len }),
+            409 => Err(PostError::Conflict(resp.message())),
+            422 => {
+                let m = resp.message();
+                let lower = m.to_ascii_lowercase();
+                if ["sha", "exist", "match"].iter().any(|k| lower.contains(k)) {
+                    Err(PostError::Conflict(m))
+                } else {
+                    Err(PostError::Fatal(self.status_error(&resp, "commit")))
+                }
+            }
+            404 if resp.is_json() => Err(PostError::Conflict(resp.message())),
+            500..=599 => Err(PostError::Ambiguous(format!("HTTP {code}: {}", resp.message()))),
+            408 => Err(PostError::Ambiguous(format!("HTTP {code}: {}", resp.message()))),
+            _ => Err(PostError::Fatal(self.status_error(&resp, "commit"))),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Sink for GiteaSink {
+    fn describe(&self) -> String {
+        format!(
+            "{} on {}",
+            self.full_name(),
+            display_url(self.api.trim_end_matches("/api/v1"))
+        )
+    }
+
+    async fn open(&mut self, create: bool) -> Result<(), SinkError> {
+        self.check_version().await?;
+        let resp = self.get(&self.repo_path(), "read the repository").await?;
+        let info: RepoInfo = if resp.status == StatusCode::NOT_FOUND && resp.is_json() {
+            if create && self.cfg.create_repos {
+                self.create_repo().await?
+            } else {
+                return Err(SinkError::Missing(format!(
+                    "repository {} not found on {} (or the token cannot see it): create it, or set \
+                     GIT_CREATE_REPOS=1 to let the backup create it (token scopes write:repository, write:user)",
+                    self.full_name(),
+                    display_url(self.api.trim_end_matches("/api/v1"))
+                )));
+            }
+        } else {
+            self.json(&resp, "read the repository")?
+        };
+        if info.archived {
+            return Err(SinkError::Config(format!(
+                "{} is archived: unarchive it in its settings or back up to another repository",
+                self.full_name()
+            )));
+        }
+        if info.mirror {
+            return Err(SinkError::Config(format!(
+                "{} is a mirror and cannot take commits",
+                self.full_name()
+            )));
+        }
+        if info.permissions.as_ref().is_some_and(|p| !p.push) {
+            return Err(SinkError::Config(format!(
+                "the token's user cannot push to {}: give it write access (collaborator or team with write)",
+                self.full_name()
+            )));
+        }
+        if info.object_format_name == "sha256" {
+            return Err(SinkError::Config(format!(
+                "{} is a SHA-256 repository, which is not supported: use a SHA-1 repository",
+                self.full_name()
+            )));
+        }
+        if self.branch.is_empty() {
+            self.branch = if info.default_branch.is_empty() {
+                "main".into()
+            } else {
+                info.default_branch.clone()
+            };
+        }
+        self.empty = info.empty;
+        if info.empty {
+            self.head = None;
+            self.tree.clear();
+        } else {
+            self.refresh().await?;
+        }
+        self.opened = true;
+        tracing::debug!(repo = %self.full_name(), branch = %self.branch, files = self.tree.len(), "opened");
+        Ok(())
+    }
+
+    async fn plan(&self, change: &ChangeSet) -> Result<Plan, SinkError> {
+        let writes = diff::prepare(change).await?;
+        Ok(diff::plan_of(
+            &diff::diff(&self.tree, &writes, change),
+            &writes,
+        ))
+    }
+
+    async fn commit(&mut self, change: ChangeSet) -> Result<CommitOutcome, SinkError> {
+        if !self.opened {
+            return Err(SinkError::Config(format!(
+                "{}: commit before open",
+                self.describe()
+            )));
+        }
+        let writes = diff::prepare(&change).await?;
+        let first = diff::diff(&self.tree, &writes, &change);
+        let plan = diff::plan_of(&first, &writes);
+        let blob_ids = diff::blob_ids(&writes);
+        let mut commits = Vec::new();
+        if first.is_empty() {
+            return Ok(CommitOutcome {
+                plan,
+                commits,
+                blob_ids,
+            });
+        }
+        let msg_len = change.message.len() as u64 + 32;
+        // Fail before committing anything when one file can never fit.
+        self.batches(&first, &writes, msg_len)?;
+        let mut retries = 0u32;
+        'replan: loop {
+            let ops = diff::diff(&self.tree, &writes, &change);
+            if ops.is_empty() {
+                break;
+            }
+            let batches = self.batches(&ops, &writes, msg_len)?;
+            let n = batches.len();
+            for (i, batch) in batches.iter().enumerate() {
+                let message = if n > 1 {
+                    format!("{} (part {}/{n})", change.message, i + 1)
+                } else {
+                    change.message.clone()
+                };
+                let failure = match self.post(batch, &writes, &message).await {
+                    Ok(sha) => {
+                        diff::apply(&mut self.tree, batch, &writes);
+                        self.head = Some(sha.clone());
+                        self.empty = false;
+                        commits.push(sha);
+                        continue;
+                    }
+                    Err(e) => e,
+                };
+                let reason = match failure {
+                    PostError::Fatal(e) => return Err(partial(e, commits.len())),
+                    PostError::TooLarge { body_len } => {
+                        self.refused = Some(self.refused.map_or(body_len, |r| r.min(body_len)));
+                        if batch.len() == 1 {
+                            let path = match &batch[0] {
+                                Op::Put { write, .. } => writes[*write].path.clone(),
+                                Op::Delete { path, .. } => path.clone(),
+                            };
+                            return Err(partial(
+                                too_big(&path, body_len, body_len.saturating_sub(1), true),
+                                commits.len(),
+                            ));
+                        }
+                        self.limit = self.limit.min(body_len / 2).max(REQUEST_OVERHEAD * 2);
+                        tracing::warn!(repo = %self.full_name(), limit = self.limit, "request too large for the server (HTTP 413), splitting into smaller commits");
+                        continue 'replan;
+                    }
+                    PostError::Conflict(m) => m,
+                    PostError::Ambiguous(m) => {
+                        self.refresh()
+                            .await
+                            .map_err(|e| partial(e, commits.len()))?;
+                        if diff::landed(&self.tree, batch, &writes) {
+                            tracing::info!(repo = %self.full_name(), "commit answer lost ({m}) but the commit landed");
+                            if let Some(h) = &self.head {
+                                commits.push(h.clone());
+                            }
+                            continue 'replan;
+                        }
+                        m
+                    }
+                };
+                retries += 1;
+                if retries > MAX_RETRIES {
+                    return Err(partial(
+                        SinkError::Remote {
+                            message: format!(
+                                "could not commit to {} branch {:?} after {MAX_RETRIES} retries: {reason}",
+                                self.full_name(),
+                                self.branch
+                            ),
+                            transient: true,
+                        },
+                        commits.len(),
+                    ));
+                }
+                tracing::warn!(repo = %self.full_name(), %reason, "commit refused or lost, re-reading the branch and retrying");
+                tokio::time::sleep(Duration::from_millis(250 * u64::from(retries))).await;
+                self.refresh()
+                    .await
+                    .map_err(|e| partial(e, commits.len()))?;
+                continue 'replan;
+            }
+            break;
+        }
+        Ok(CommitOutcome {
+            plan,
+            commits,
+            blob_ids,
+        })
+    }
+
+    fn files_under(&self, dir: &str) -> Vec<String> {
+        if dir.is_empty() {
+            return self.tree.keys().cloned().collect();
+        }
+        diff::files_in(&self.tree, dir)
+            .map(|(p, _)| p.clone())
+            .collect()
+    }
+
+    async fn finish(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+}
+
+/// Accept Gitea >= 1.20 and every Forgejo (which reports `X.Y.Z+gitea-1.22.0` or `1.2x.y-N`).
+pub fn check_version(version: &str) -> Result<(), SinkError> {
+    let compat = version
+        .split_once("+gitea-")
+        .map(|(_, g)| g)
+        .unwrap_or(version);
+    let mut nums = compat
+        .trim_start_matches('v')
+        .split(['.', '-', '+'])
+        .map(|s| s.parse::<u64>());
+    match (nums.next(), nums.next()) {
+        (Some(Ok(major)), Some(Ok(minor))) if major > 1 || (major == 1 && minor >= 20) => Ok(()),
+        (Some(Ok(_)), Some(Ok(_))) => Err(SinkError::Config(format!(
+            "the git server runs Gitea {version}; multi-file commits need Gitea 1.20 or newer (or Forgejo): upgrade it"
+        ))),
+        _ => {
+            tracing::warn!(%version, "unrecognised Gitea/Forgejo version, assuming it is recent");
+            Ok(())
+        }
+    }
+}
+
+fn too_big(path: &str, needed: u64, limit: u64, proxy: bool) -> SinkError {
+    let mb = |b: u64| (b as f64) / 1_048_576.0;
+    let message = if proxy {
+        format!(
+            "{path} does not fit in one request ({:.1} MB as base64 JSON) and the server or a proxy in front of it \
+             refused it with HTTP 413: raise the proxy's limit (nginx client_max_body_size) and GIT_MAX_REQUEST_MB, \
+             or keep such files out of the backup",
+            mb(needed)
+        )
+    } else {
+        format!(
+            "{path} is too large to commit through the API: it needs a {:.1} MB request and GIT_MAX_REQUEST_MB allows \
+             {:.1} MB; raise GIT_MAX_REQUEST_MB (and the proxy's client_max_body_size) or keep such files out of the backup",
+            mb(needed),
+            mb(limit)
+        )
+    };
+    SinkError::Config(message)
+}
+
+fn partial(e: SinkError, done: usize) -> SinkError {
+    if done == 0 {
+        return e;
+    }
+    let note = format!(
+        " ({done} part commit(s) of this change were already made; the next run completes it)"
+    );
+    match e {
+        SinkError::Remote { message, transient } => SinkError::Remote {
+            message: message + &note,
+            transient,
+        },
+        SinkError::Config(m) => SinkError::Config(m + &note),
+        SinkError::Io(m) => SinkError::Io(m + &note),
+        SinkError::Missing(m) => SinkError::Missing(m + &note),
+    }
+}
+
+/// Estimated JSON size of one file operation.
+fn op_size(op: &Op, writes: &[Prepared]) -> u64 {
+    match op {
+        Op::Put { write, .. } => {
+            let w = &writes[*write];
+            w.size.div_ceil(3) * 4 + 2 * w.path.len() as u64 + 120
+        }
+        Op::Delete { path, .. } => 2 * path.len() as u64 + 100,
+    }
+}
+
+fn net_error(e: &reqwest::Error) -> String {
+    // Only the kind and the causes: reqwest's own Display would print the URL.
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else if e.is_body() || e.is_decode() {
+        "reading the answer failed"
+    } else {
+        "request failed"
+    };
+    let mut msg = kind.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        msg.push_str(&format!(": {s}"));
+        src = s.source();
+    }
+    truncate(&msg, 400)
+}
+
+fn header_str<'a>(h: &'a HeaderMap, name: &str) -> &'a str {
+    h.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+}
+
+fn retry_after(h: &HeaderMap) -> Option<Duration> {
+    header_str(h, RETRY_AFTER.as_str())
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    let s = s.trim();
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut cut = max;
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}...", &s[..cut])
+}
+
+/// A URL without credentials or query string, for messages.
+fn display_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.set_query(None);
+            u.to_string().trim_end_matches('/').to_string()
+        }
+        Err(_) => "<invalid URL>".to_string(),
+    }
+}
+
+/// Percent-encode a path segment (keeping `/` when `keep_slash`).
+fn enc(s: &str, keep_slash: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(b as char)
+            }
+            b'/' if keep_slash => out.push('/'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions() {
+        for ok in [
+            "1.20.0",
+            "1.22.3",
+            "1.21.11-1",
+            "11.0.3+gitea-1.22.0",
+            "7.0.0+gitea-1.22.0",
+            "1.23.0+dev-12-gabc",
+            "v1.24.0",
+        ] {
+            assert!(check_version(ok).is_ok(), "{ok}");
+        }
+        for bad in ["1.19.4", "1.17.0"] {
+            let e = check_version(bad).unwrap_err().to_string();
+            assert!(e.contains("1.20"), "{e}");
+        }
+        assert!(check_version("development").is_ok());
+    }
+
+    #[test]
+    fn urls_hide_credentials() {
+        assert_eq!(
+            display_url("https://user:secret@git.example.org/api/v1?token=abc"),
+            "https://git.example.org/api/v1"
+        );
+        assert_eq!(enc("feature/x y", true), "feature/x%20y");
+        assert_eq!(enc("a/b", false), "a%2Fb");
+    }
+
+    #[test]
+    fn debug_never_shows_the_token() {
+        let cfg = GiteaConfig {
+            base_url: "https://git.example.org".into(),
+            token: "s3cr3t-token".into(),
+            owner: "o".into(),
+            repo: "r".into(),
+            branch: None,
+            create_repos: false,
+            ca_file: None,
+            max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+            author_name: "a".into(),
+            author_email: "a@example.org".into(),
+            user_agent: "t".into(),
+        };
+        assert!(!format!("{cfg:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn bad_ca_file_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, "not a certificate").unwrap();
+        let cfg = GiteaConfig {
+            base_url: "https://git.example.org".into(),
+            token: "t".into(),
+            owner: "o".into(),
+            repo: "r".into(),
+            branch: None,
+            create_repos: false,
+            ca_file: Some(ca),
+            max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+            author_name: "a".into(),
+            author_email: "a@example.org".into(),
+            user_agent: "t".into(),
+        };
+        let e = GiteaSink::new(cfg).err().expect("must fail").to_string();
+        assert!(e.contains("GIT_CA_FILE"), "{e}");
+    }
+}

@@ -1,0 +1,579 @@
+//! The Gitea sink against the in-process fake Gitea, which commits into real bare git repos.
+
+mod common;
+
+use common::fake_gitea::{CommitFault, FakeGitea, TOKEN, USER};
+use notion_git_backup::sink::gitea::{GiteaConfig, GiteaSink, DEFAULT_MAX_REQUEST_BYTES};
+use notion_git_backup::sink::{blob_id, ChangeSet, Content, FileWrite, Sink, SinkError};
+
+const OWNER: &str = "alice";
+const REPO: &str = "wiki-backup";
+
+fn config(fake: &FakeGitea, owner: &str, repo: &str) -> GiteaConfig {
+    GiteaConfig {
+        base_url: fake.base_url.clone(),
+        token: TOKEN.into(),
+        owner: owner.into(),
+        repo: repo.into(),
+        branch: None,
+        create_repos: false,
+        ca_file: None,
+        max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+        author_name: "Notion Backup".into(),
+        author_email: "backup@example.org".into(),
+        user_agent: "notion-git-backup-test".into(),
+    }
+}
+
+async fn open(fake: &FakeGitea) -> GiteaSink {
+    let mut s = GiteaSink::new(config(fake, OWNER, REPO)).unwrap();
+    s.open(true).await.unwrap();
+    s
+}
+
+fn w(path: &str, content: &str) -> FileWrite {
+    FileWrite {
+        path: path.into(),
+        content: Content::Bytes(content.as_bytes().to_vec()),
+    }
+}
+
+fn page(dir: &str, files: &[(&str, &str)]) -> ChangeSet {
+    ChangeSet {
+        message: format!("Backup: {dir}"),
+        writes: files
+            .iter()
+            .map(|(n, c)| w(&format!("{dir}/{n}"), c))
+            .collect(),
+        replace_dirs: vec![dir.into()],
+        deletes: vec![],
+    }
+}
+
+fn text(files: &std::collections::BTreeMap<String, Vec<u8>>, p: &str) -> String {
+    String::from_utf8(
+        files
+            .get(p)
+            .unwrap_or_else(|| panic!("{p} missing: {:?}", files.keys()))
+            .clone(),
+    )
+    .unwrap()
+}
+
+fn no_token(e: &SinkError) {
+    assert!(!e.to_string().contains(TOKEN), "token leaked: {e}");
+}
+
+#[tokio::test]
+async fn first_commit_into_empty_repo_then_identical_change_set_posts_nothing() {
+    let fake = FakeGitea::start().await;
+    fake.add_repo(OWNER, REPO);
+    let mut s = open(&fake).await;
+    assert_eq!(s.branch(), "main");
+    assert!(s.files_under("").is_empty());
+
+    let cs = page(
+        "pages/hello",
+        &[("index.md", "# Hello\n"), ("img.png", "\u{89}PNG")],
+    );
+    let out = s.commit(cs.clone()).await.unwrap();
+    assert_eq!(out.commits.len(), 1);
+    assert_eq!(
+        out.plan.added,
+        vec!["pages/hello/index.md", "pages/hello/img.png"]
+    );
+    assert_eq!(out.blob_ids["pages/hello/index.md"], blob_id(b"# Hello\n"));
+    let files = fake.files(OWNER, REPO, "main");
+    assert_eq!(text(&files, "pages/hello/index.md"), "# Hello\n");
+    assert_eq!(fake.commit_count(OWNER, REPO, "main"), 1);
+    let body = &fake.commit_bodies()[0];
+    assert_eq!(body["branch"], "main");
+    assert_eq!(body["author"]["email"], "backup@example.org");
+    assert_eq!(body["committer"]["name"], "Notion Backup");
+
+    let posts = fake.commit_posts();
+    let again = s.commit(cs.clone()).await.unwrap();
+    assert!(again.commits.is_empty() && again.plan.is_empty());
+    assert_eq!(
+        fake.commit_posts(),
+        posts,
+        "an unchanged page must not POST"
+    );
+
+    // A fresh run reads the tree from the server and still sees nothing to do.
+    let mut s2 = open(&fake).await;
+    assert_eq!(
+        s2.files_under("pages/hello"),
+        vec!["pages/hello/img.png", "pages/hello/index.md"]
+    );
+    assert!(s2.commit(cs).await.unwrap().commits.is_empty());
+    assert_eq!(fake.commit_posts(), posts);
+    assert_eq!(fake.commit_count(OWNER, REPO, "main"), 1);
+}
+
+#[tokio::test]
+async fn update_and_renamed_page_send_shas_and_replace_the_old_folder_in_one_commit() {
+    let fake = FakeGitea::start().await;
+    fake.add_repo(OWNER, REPO);
+    let mut s = open(&fake).await;
+    s.commit(page("old-title", &[("index.md", "v1"), ("a.png", "A")]))
+        .await
+        .unwrap();
+    s.commit(page("other", &[("index.md", "keep")]))
+        .await
+        .unwrap();
+
+    // The page was renamed and changed: new folder, old folder removed, same commit.
+    let mut cs = page("new-title", &[("index.md", "v2"), ("a.png", "A")]);
+    cs.deletes = vec!["old-title".into()];
+    let out = s.commit(cs).await.unwrap();
+    assert_eq!(out.commits.len(), 1);
+    assert_eq!(
+        out.plan.deleted,
+        vec!["old-title/a.png", "old-title/index.md"]
+    );
+    let files = fake.files(OWNER, REPO, "main");
+    assert_eq!(
+        files.keys().collect::<Vec<_>>(),
+        vec!["new-title/a.png", "new-title/index.md", "other/index.md"]
+    );
+    assert_eq!(fake.commit_count(OWNER, REPO, "main"), 3);
+
+    // Update in place: only the changed file, with the old blob sha; stale asset deleted with its sha.
+    let out = s
+        .commit(page("new-title", &[("index.md", "v3")]))
+        .await
+        .unwrap();
+    assert_eq!(out.plan.changed, vec!["new-title/index.md"]);
+    assert_eq!(out.plan.deleted, vec!["new-title/a.png"]);
+    let body = fake.commit_bodies().last().unwrap().clone();
+    let ops = body["files"].as_array().unwrap();
+    assert_eq!(ops.len(), 2);
+    assert_eq!(ops[0]["operation"], "update");
+    assert_eq!(ops[0]["sha"], blob_id(b"v2"));
+    assert_eq!(ops[1]["operation"], "delete");
+    assert_eq!(ops[1]["sha"], blob_id(b"A"));
+    let files = fake.files(OWNER, REPO, "main");
+    assert_eq!(text(&files, "new-title/index.md"), "v3");
+    assert!(!files.contains_key("new-title/a.png"));
+}
+
+#[tokio::test]
+async fn branch_moved_by_another_writer_is_retried_on_the_new_head() {
+    for forgejo in [false, true] {
+        let fake = FakeGitea::start().await;
+        fake.set_forgejo(forgejo);
+        if forgejo {
+            fake.set_version("11.0.3+gitea-1.22.0");
+        }
+        fake.add_repo(OWNER, REPO);
+        let mut s = open(&fake).await;
+        s.commit(page("p", &[("index.md", "v1")])).await.unwrap();
+        // Someone edits the same file after our tree read: our sha is stale (422, Forgejo 409).
+        fake.external_commit(OWNER, REPO, "main", "p/index.md", b"edited by a human");
+        fake.external_commit(OWNER, REPO, "main", "notes.md", b"unrelated");
+        let out = s.commit(page("p", &[("index.md", "v2")])).await.unwrap();
+        assert_eq!(out.commits.len(), 1);
+        assert_eq!(
+            fake.commit_posts(),
+            3,
+            "one refused POST, one retried POST (forgejo={forgejo})"
+        );
+        let files = fake.files(OWNER, REPO, "main");
+        assert_eq!(text(&files, "p/index.md"), "v2");
+        assert_eq!(text(&files, "notes.md"), "unrelated");
+        assert_eq!(fake.commit_count(OWNER, REPO, "main"), 4);
+        assert!(
+            s.files_under("").contains(&"notes.md".to_string()),
+            "tree re-read after the conflict"
+        );
+    }
+}
+
+#[tokio::test]
+async fn non_fast_forward_500_is_retried() {
+    let fake = FakeGitea::start().await;
+    fake.add_repo(OWNER, REPO);
+    let mut s = open(&fake).await;
+    s.commit(page("p", &[("index.md", "v1")])).await.unwrap();
+    fake.non_fast_forward_next(1);
+    let out = s.commit(page("p", &[("index.md", "v2")])).await.unwrap();
+    assert_eq!(out.commits.len(), 1);
+    let files = fake.files(OWNER, REPO, "main");
+    assert_eq!(text(&files, "p/index.md"), "v2");
+    assert!(files.contains_key("other-writer.txt"));
+    assert_eq!(fake.commit_count(OWNER, REPO, "main"), 3);
+}
+
+#[tokio::test]
+async fn server_error_after_the_commit_landed_is_success_without_a_duplicate_commit() {
+    let fake = FakeGitea::start().await;
+    fake.add_repo(OWNER, REPO);
+    let mut s = open(&fake).await;
+    fake.fail_next_commits(&[CommitFault {
+        status: 502,
+        land: true,
+        html: true,
+    }]);
+    let out = s.commit(page("p", &[("index.md", "v1")])).await.unwrap();
+    assert_eq!(fake.commit_posts(), 1, "no second POST");
+    assert_eq!(fake.commit_count(OWNER, REPO, "main"), 1);
+    let head = fake.commit_count(OWNER, REPO, "main");
+    assert_eq!(out.commits.len(), 1);
+    assert_eq!(head, 1);
+
+    fake.fail_next_commits(&[CommitFault {
+        status: 500,
+        land: true,
+        html: false,
+    }]);
+    s.commit(page("p", &[("index.md", "v2")])).await.unwrap();
+    assert_eq!(fake.commit_posts(), 2);
+    assert_eq!(fake.commit_count(OWNER, REPO, "main"), 2);
+    assert_eq!(text(&fake.files(OWNER, REPO, "main"), "p/index.md"), "v2");
+}
+
+#[tokio::test]
+async fn server_error_before_the_commit_is_retried_and_persistent_errors_are_transient() {
+    let fake = FakeGitea::start().await;
+    fake.add_repo(OWNER, REPO);
+    let mut s = open(&fake).await;
+    fake.fail_next_commits(&[CommitFault {
+        status: 503,
+        land: false,
+        html: true,
+    }]);
+    s.commit(page("p", &[("index.md", "v1")])).await.unwrap();
+    assert_eq!(fake.commit_posts(), 2);
+    assert_eq!(fake.commit_count(OWNER, REPO, "main"), 1);
+
+    let fault = CommitFault {
+        status: 500,
+        land: false,
+        html: false,
+    };
+    fake.fail_next_commits(&[fault, fault, fault]);
+    let e = s
+        .commit(page("p", &[("index.md", "v2")]))
+        .await
+        .unwrap_err();
+    assert!(e.is_transient(), "{e}");
+    assert!(e.to_string().contains("HTTP 500"), "{e}");
+    no_token(&e);
+    assert_eq!(fake.commit_count(OWNER, REPO, "main"), 1);
+    // Next run (same sink here) succeeds.
+    s.commit(page("p", &[("index.md", "v2")])).await.unwrap();
+    assert_eq!(text(&fake.files(OWNER, REPO, "main"), "p/index.md"), "v2");
+}
+
+#[tokio::test]
+async fn rate_limit_429_is_waited_out() {
+    let fake = FakeGitea::start().await;
+    fake.add_repo(OWNER, REPO);
+    let mut s = open(&fake).await;
+    fake.fail_next_commits(&[CommitFault {
+        status: 429,
+        land: false,
+        html: false,
+    }]);
+    let out = s.commit(page("p", &[("index.md", "v1")])).await.unwrap();
+    assert_eq!(out.commits.len(), 1);
+    assert_eq!(
+        fake.commit_posts(),
+        2,
+        "the same request sent again after Retry-After"
+    );
+    assert_eq!(fake.commit_count(OWNER, REPO, "main"), 1);
+}
+
+#[tokio::test]
+async fn proxy_413_splits_the_change_into_several_commits() {
+    let fake = FakeGitea::start().await;
+    fake.add_repo(OWNER, REPO);
+    let mut s = open(&fake).await;
+    s.commit(page("p", &[("index.md", "v1"), ("old.bin", "old")]))
+        .await
+        .unwrap();
+    let big = "x".repeat(30_000);
+    let files: Vec<(String, String)> = (0..6)
+        .map(|i| (format!("f{i}.bin"), format!("{i}{big}")))
+        .collect();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    fake.reject_bodies_over(Some(100_000));
+    let out = s.commit(page("p", &refs)).await.unwrap();
+    assert!(
+        out.commits.len() >= 3,
+        "split into {} commits",
+        out.commits.len()
+    );
+    let tree = fake.files(OWNER, REPO, "main");
+    for (n, c) in &files {
+        assert_eq!(text(&tree, &format!("p/{n}")), *c);
+    }
+    assert!(!tree.contains_key("p/index.md") && !tree.contains_key("p/old.bin"));
+    // Deletes come in the last commit; earlier parts never delete.
+    let bodies = fake.commit_bodies();
+    let accepted: Vec<_> = bodies
+        .iter()
+        .filter(|b| serde_json::to_vec(b).unwrap().len() <= 100_000)
+        .collect();
+    let last = accepted.last().unwrap();
+    assert!(last["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["operation"] == "delete"));
+    for b in &accepted[1..accepted.len() - 1] {
+        assert!(b["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["operation"] != "delete"));
+    }
+    assert!(
+        last["message"].as_str().unwrap().contains("part"),
+        "{}",
+        last["message"]
+    );
+
+    // A single file that can never pass the proxy: clear error.
+    let huge = "y".repeat(120_000);
+    let e = s
+        .commit(page("q", &[("huge.bin", &huge)]))
+        .await
+        .unwrap_err();
+    let m = e.to_string();
+    assert!(
+        m.contains("q/huge.bin")
+            && m.contains("client_max_body_size")
+            && m.contains("GIT_MAX_REQUEST_MB"),
+        "{m}"
+    );
+}
+
+#[tokio::test]
+async fn request_limit_splits_large_pages_and_refuses_a_file_bigger_than_the_limit() {
+    let fake = FakeGitea::start().await;
+    fake.add_repo(OWNER, REPO);
+    let mut cfg = config(&fake, OWNER, REPO);
+    cfg.max_request_bytes = 64 * 1024;
+    let mut s = GiteaSink::new(cfg).unwrap();
+    s.open(true).await.unwrap();
+    let chunk = "z".repeat(20_000);
+    let files: Vec<(String, String)> = (0..5)
+        .map(|i| (format!("a{i}.bin"), format!("{i}{chunk}")))
+        .collect();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let out = s.commit(page("p", &refs)).await.unwrap();
+    assert!(out.commits.len() >= 2);
+    assert_eq!(fake.commit_posts(), out.commits.len(), "no refused request");
+    assert_eq!(fake.files(OWNER, REPO, "main").len(), 5);
+
+    let posts = fake.commit_posts();
+    let big = "b".repeat(70_000);
+    let e = s
+        .commit(page("p2", &[("index.md", "ok"), ("big.bin", &big)]))
+        .await
+        .unwrap_err();
+    let m = e.to_string();
+    assert!(
+        m.contains("p2/big.bin") && m.contains("GIT_MAX_REQUEST_MB"),
+        "{m}"
+    );
+    assert!(!e.is_transient());
+    assert_eq!(
+        fake.commit_posts(),
+        posts,
+        "nothing committed for a page that cannot fit"
+    );
+}
+
+#[tokio::test]
+async fn missing_repository_is_a_clear_error_or_created_when_allowed() {
+    let fake = FakeGitea::start().await;
+    let mut s = GiteaSink::new(config(&fake, OWNER, "nope")).unwrap();
+    let e = s.open(true).await.unwrap_err();
+    assert!(matches!(e, SinkError::Missing(_)));
+    let m = e.to_string();
+    assert!(
+        m.contains("alice/nope") && m.contains("GIT_CREATE_REPOS=1"),
+        "{m}"
+    );
+
+    // Created under the token's user, private and empty, then the first commit works.
+    let mut cfg = config(&fake, USER, "new-backup");
+    cfg.create_repos = true;
+    cfg.branch = Some("backup".into());
+    let mut s = GiteaSink::new(cfg).unwrap();
+    s.open(true).await.unwrap();
+    assert!(fake.repo(USER, "new-backup").is_some());
+    assert!(fake
+        .requests()
+        .iter()
+        .any(|(m, p)| m == "POST" && p == "/api/v1/user/repos"));
+    s.commit(page("p", &[("index.md", "x")])).await.unwrap();
+    assert_eq!(
+        text(&fake.files(USER, "new-backup", "backup"), "p/index.md"),
+        "x"
+    );
+
+    // Under an organisation.
+    let mut cfg = config(&fake, "backups-org", "team-wiki");
+    cfg.create_repos = true;
+    let mut s = GiteaSink::new(cfg).unwrap();
+    s.open(true).await.unwrap();
+    assert!(fake
+        .requests()
+        .iter()
+        .any(|(m, p)| m == "POST" && p == "/api/v1/orgs/backups-org/repos"));
+    assert!(fake.repo("backups-org", "team-wiki").is_some());
+
+    // open(false) never creates, even when configured to.
+    let mut cfg = config(&fake, USER, "not-created");
+    cfg.create_repos = true;
+    let mut s = GiteaSink::new(cfg).unwrap();
+    assert!(matches!(s.open(false).await, Err(SinkError::Missing(_))));
+    assert!(fake.repo(USER, "not-created").is_none());
+}
+
+#[tokio::test]
+async fn html_answers_are_a_clear_error() {
+    let fake = FakeGitea::start().await;
+    fake.add_repo(OWNER, REPO);
+    fake.set_html_everything(true);
+    let mut s = GiteaSink::new(config(&fake, OWNER, REPO)).unwrap();
+    let e = s.open(true).await.unwrap_err();
+    let m = e.to_string();
+    assert!(m.contains("text/html") && m.contains("GIT_URL"), "{m}");
+    no_token(&e);
+}
+
+#[tokio::test]
+async fn permanent_errors_say_what_to_do() {
+    let fake = FakeGitea::start().await;
+    fake.add_repo(OWNER, REPO);
+
+    fake.set_version("1.19.4");
+    let e = GiteaSink::new(config(&fake, OWNER, REPO))
+        .unwrap()
+        .open(true)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("1.20"), "{e}");
+    fake.set_version("1.21.11-1");
+
+    let mut cfg = config(&fake, OWNER, REPO);
+    cfg.token = "wrong-token".into();
+    let e = GiteaSink::new(cfg).unwrap().open(true).await.unwrap_err();
+    assert!(
+        e.to_string().contains("GIT_TOKEN") && !e.to_string().contains("wrong-token"),
+        "{e}"
+    );
+
+    fake.set_archived(OWNER, REPO, true);
+    let e = GiteaSink::new(config(&fake, OWNER, REPO))
+        .unwrap()
+        .open(true)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("archived"), "{e}");
+    fake.set_archived(OWNER, REPO, false);
+
+    fake.set_push(OWNER, REPO, false);
+    let e = GiteaSink::new(config(&fake, OWNER, REPO))
+        .unwrap()
+        .open(true)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("cannot push"), "{e}");
+    fake.set_push(OWNER, REPO, true);
+
+    // Archived after open: 423 on the commit.
+    let mut s = open(&fake).await;
+    fake.set_archived(OWNER, REPO, true);
+    let e = s.commit(page("p", &[("index.md", "x")])).await.unwrap_err();
+    assert!(
+        e.to_string().contains("archived") && !e.is_transient(),
+        "{e}"
+    );
+    no_token(&e);
+
+    let mut cfg = config(&fake, OWNER, REPO);
+    cfg.branch = Some("nope".into());
+    fake.set_archived(OWNER, REPO, false);
+    let mut s = GiteaSink::new(cfg.clone()).unwrap();
+    s.open(true).await.unwrap(); // empty repo: the branch is created by the first commit
+    s.commit(page("p", &[("index.md", "x")])).await.unwrap();
+    cfg.branch = Some("missing".into());
+    let e = GiteaSink::new(cfg).unwrap().open(true).await.unwrap_err();
+    assert!(e.to_string().contains("GIT_BRANCH"), "{e}");
+}
+
+#[tokio::test]
+async fn hostile_paths_are_rejected_before_any_request() {
+    let fake = FakeGitea::start().await;
+    fake.add_repo(OWNER, REPO);
+    let mut s = open(&fake).await;
+    for bad in [
+        "../escape.md",
+        ".git/config",
+        "p/.git/hooks/post-commit",
+        "/abs.md",
+        "p//x.md",
+    ] {
+        let cs = ChangeSet {
+            message: "m".into(),
+            writes: vec![w(bad, "x")],
+            ..Default::default()
+        };
+        let e = s.commit(cs).await.unwrap_err();
+        assert!(e.to_string().contains("unsafe"), "{bad}: {e}");
+        let cs = ChangeSet {
+            message: "m".into(),
+            deletes: vec![bad.into()],
+            ..Default::default()
+        };
+        assert!(s.commit(cs).await.is_err(), "{bad}");
+    }
+    assert_eq!(fake.commit_posts(), 0);
+}
+
+#[tokio::test]
+async fn staged_files_are_committed_byte_for_byte_and_big_trees_are_paged() {
+    let fake = FakeGitea::start().await;
+    fake.add_repo(OWNER, REPO);
+    fake.set_tree_page_max(3);
+    let mut s = open(&fake).await;
+    let dir = tempfile::tempdir().unwrap();
+    let staged = dir.path().join("photo.jpg");
+    let bytes: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 256) as u8).collect();
+    std::fs::write(&staged, &bytes).unwrap();
+    let mut cs = page("p", &[("index.md", "photo")]);
+    cs.writes.push(FileWrite {
+        path: "p/photo.jpg".into(),
+        content: Content::File(staged.clone()),
+    });
+    for i in 0..8 {
+        cs.writes.push(w(&format!("p/n{i}.md"), &i.to_string()));
+    }
+    let out = s.commit(cs.clone()).await.unwrap();
+    assert_eq!(out.blob_ids["p/photo.jpg"], blob_id(&bytes));
+    assert_eq!(fake.files(OWNER, REPO, "main")["p/photo.jpg"], bytes);
+
+    // A new run pages through the tree 3 entries at a time and finds all 10 files + the folder.
+    let mut s2 = open(&fake).await;
+    assert_eq!(s2.files_under("p").len(), 10);
+    let tree_reads = fake
+        .requests()
+        .iter()
+        .filter(|(_, p)| p.contains("/git/trees/"))
+        .count();
+    assert!(tree_reads >= 4, "{tree_reads}");
+    assert!(s2.commit(cs).await.unwrap().commits.is_empty());
+}

@@ -155,7 +155,9 @@ pub fn load(ov: &Overrides) -> Result<Config, ConfigError> {
                     Ok((k, v)) => {
                         vars.insert(k, v);
                     }
-                    Err(e) => pre.push(format!("{}: cannot be read: {}", ov.env_path.display(), describe_dotenv_error(&e))),
+                    Err(e) => {
+                        pre.push(format!("{}: cannot be read: {}", ov.env_path.display(), describe_dotenv_error(&e)))
+                    }
                 }
             }
         }
@@ -240,7 +242,13 @@ impl Reader<'_> {
         }
     }
 
-    fn number<T: std::str::FromStr + PartialOrd + fmt::Display + Copy>(&mut self, key: &str, default: T, min: T, max: T) -> T {
+    fn number<T: std::str::FromStr + PartialOrd + fmt::Display + Copy>(
+        &mut self,
+        key: &str,
+        default: T,
+        min: T,
+        max: T,
+    ) -> T {
         match self.get(key) {
             None => default,
             Some(v) => match v.parse::<T>() {
@@ -260,7 +268,9 @@ impl Reader<'_> {
             Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host_str().is_some() => Some(v),
             _ => {
                 let shown = if secret { "(value hidden)".to_string() } else { format!("{v:?}") };
-                self.problems.push(format!("{key} is not a URL {shown}: it must start with https:// (or http://) and name a host"));
+                self.problems.push(format!(
+                    "{key} is not a URL {shown}: it must start with https:// (or http://) and name a host"
+                ));
                 None
             }
         }
@@ -292,7 +302,9 @@ pub fn from_vars(vars: &BTreeMap<String, String>, base_dir: &Path, ov: &Override
     let api_url = r.url("NOTION_API_URL", false).unwrap_or_else(|| DEFAULT_API_URL.to_string());
     let version = r.get("NOTION_VERSION").unwrap_or_else(|| DEFAULT_VERSION.to_string());
     if !is_api_version(&version) {
-        r.problems.push(format!("NOTION_VERSION={version} is not an API version date: use {DEFAULT_VERSION} (or 2025-09-03)"));
+        r.problems.push(format!(
+            "NOTION_VERSION={version} is not an API version date: use {DEFAULT_VERSION} (or 2025-09-03)"
+        ));
     }
     let rate_limit = r.number("NOTION_RATE_LIMIT", 3.0f64, 0.1, 100.0);
 
@@ -313,7 +325,10 @@ pub fn from_vars(vars: &BTreeMap<String, String>, base_dir: &Path, ov: &Override
         let ca_file = r.get("GIT_CA_FILE").map(|p| resolve(base_dir, &p));
         if let Some(ca) = &ca_file {
             if !ca.is_file() {
-                r.problems.push(format!("GIT_CA_FILE={} does not exist: give the path of your CA certificate (PEM)", ca.display()));
+                r.problems.push(format!(
+                    "GIT_CA_FILE={} does not exist: give the path of your CA certificate (PEM)",
+                    ca.display()
+                ));
             }
         }
         let max_mb = r.number("GIT_MAX_REQUEST_MB", 50u64, 1, 4096);
@@ -333,7 +348,11 @@ pub fn from_vars(vars: &BTreeMap<String, String>, base_dir: &Path, ov: &Override
             }
         }
         let dir = r.get("BACKUP_DIR").unwrap_or_else(|| "notion-backup".to_string());
-        Destination::Local(LocalSettings { backup_dir: resolve(base_dir, &dir), push: r.bool("GIT_PUSH", false), branch })
+        Destination::Local(LocalSettings {
+            backup_dir: resolve(base_dir, &dir),
+            push: r.bool("GIT_PUSH", false),
+            branch,
+        })
     };
 
     // --- Databases
@@ -352,7 +371,9 @@ pub fn from_vars(vars: &BTreeMap<String, String>, base_dir: &Path, ov: &Override
     let ai = if r.bool("AI_NAMING_ENABLED", false) {
         let api_url = r.url("AI_API_URL", false).unwrap_or_else(|| "https://api.anthropic.com/v1/messages".to_string());
         let api_key = r.get("AI_API_KEY").unwrap_or_else(|| {
-            r.problems.push("AI_API_KEY is missing (AI_NAMING_ENABLED=1): set the API key, or set AI_NAMING_ENABLED=0".into());
+            r.problems.push(
+                "AI_API_KEY is missing (AI_NAMING_ENABLED=1): set the API key, or set AI_NAMING_ENABLED=0".into(),
+            );
             String::new()
         });
         let model = r.get("AI_MODEL").unwrap_or_else(|| "claude-haiku-4-5".to_string());
@@ -365,7 +386,9 @@ pub fn from_vars(vars: &BTreeMap<String, String>, base_dir: &Path, ov: &Override
     let timezone = match r.get("TIMEZONE") {
         None => chrono_tz::UTC,
         Some(tz) => tz.parse::<chrono_tz::Tz>().unwrap_or_else(|_| {
-            r.problems.push(format!("TIMEZONE={tz} is not a time zone name: use an IANA name such as Europe/Berlin or America/New_York"));
+            r.problems.push(format!(
+                "TIMEZONE={tz} is not a time zone name: use an IANA name such as Europe/Berlin or America/New_York"
+            ));
             chrono_tz::UTC
         }),
     };
@@ -435,7 +458,9 @@ fn read_databases(r: &mut Reader, warnings: &mut Vec<String>) -> Vec<DatabaseCon
             "NOTION_ID" => t.id = Some(value).filter(|v| !v.is_empty()),
             "GIT_REPO" => t.repo = Some(value).filter(|v| !v.is_empty()),
             "LABEL" => t.label = Some(value).filter(|v| !v.is_empty()),
-            other => warnings.push(format!("{key}: unknown setting DB{n}_{other} is ignored (known: DB{n}_NOTION_ID, DB{n}_GIT_REPO, DB{n}_LABEL)")),
+            other => warnings.push(format!(
+                "{key}: unknown setting DB{n}_{other} is ignored (known: DB{n}_NOTION_ID, DB{n}_GIT_REPO, DB{n}_LABEL)"
+            )),
         }
     }
     let mut out = Vec::new();
@@ -483,10 +508,16 @@ fn read_databases(r: &mut Reader, warnings: &mut Vec<String>) -> Vec<DatabaseCon
     for (i, a) in out.iter().enumerate() {
         for b in &out[i + 1..] {
             if a.repo.eq_ignore_ascii_case(&b.repo) {
-                r.problems.push(format!("DB{}_GIT_REPO and DB{}_GIT_REPO both name {:?}: give each database its own repository", a.index, b.index, a.repo));
+                r.problems.push(format!(
+                    "DB{}_GIT_REPO and DB{}_GIT_REPO both name {:?}: give each database its own repository",
+                    a.index, b.index, a.repo
+                ));
             }
             if a.notion_id == b.notion_id {
-                r.problems.push(format!("DB{}_NOTION_ID and DB{}_NOTION_ID are the same database: remove one of them", a.index, b.index));
+                r.problems.push(format!(
+                    "DB{}_NOTION_ID and DB{}_NOTION_ID are the same database: remove one of them",
+                    a.index, b.index
+                ));
             }
         }
     }
@@ -573,7 +604,13 @@ mod tests {
 
     #[test]
     fn gap_in_numbering_warns_and_keeps() {
-        let c = ok(&[("NOTION_TOKEN", "t"), ("DB1_NOTION_ID", ID), ("DB1_GIT_REPO", "a"), ("DB3_NOTION_ID", "aaaabbbbccccddddeeeeffff00001111"), ("DB3_GIT_REPO", "c")]);
+        let c = ok(&[
+            ("NOTION_TOKEN", "t"),
+            ("DB1_NOTION_ID", ID),
+            ("DB1_GIT_REPO", "a"),
+            ("DB3_NOTION_ID", "aaaabbbbccccddddeeeeffff00001111"),
+            ("DB3_GIT_REPO", "c"),
+        ]);
         assert_eq!(c.databases.len(), 2);
         assert!(c.warnings.iter().any(|w| w.contains("DB3_*") && w.contains("DB2_*")), "{:?}", c.warnings);
     }
@@ -593,7 +630,13 @@ mod tests {
 
     #[test]
     fn duplicate_repo_and_bad_repo_name() {
-        let p = problems(&[("NOTION_TOKEN", "t"), ("DB1_NOTION_ID", ID), ("DB1_GIT_REPO", "a"), ("DB2_NOTION_ID", "aaaabbbbccccddddeeeeffff00001111"), ("DB2_GIT_REPO", "A")]);
+        let p = problems(&[
+            ("NOTION_TOKEN", "t"),
+            ("DB1_NOTION_ID", ID),
+            ("DB1_GIT_REPO", "a"),
+            ("DB2_NOTION_ID", "aaaabbbbccccddddeeeeffff00001111"),
+            ("DB2_GIT_REPO", "A"),
+        ]);
         assert!(p[0].contains("both name"), "{p:?}");
         let p = problems(&[("NOTION_TOKEN", "t"), ("DB1_NOTION_ID", ID), ("DB1_GIT_REPO", "../evil")]);
         assert!(p[0].starts_with("DB1_GIT_REPO"), "{p:?}");
@@ -601,14 +644,24 @@ mod tests {
 
     #[test]
     fn gitea_needs_token_and_owner() {
-        let p = problems(&[("NOTION_TOKEN", "t"), ("DB1_NOTION_ID", ID), ("DB1_GIT_REPO", "a"), ("GIT_BASE_URL", "https://g.example")]);
+        let p = problems(&[
+            ("NOTION_TOKEN", "t"),
+            ("DB1_NOTION_ID", ID),
+            ("DB1_GIT_REPO", "a"),
+            ("GIT_BASE_URL", "https://g.example"),
+        ]);
         assert!(p.iter().any(|x| x.starts_with("GIT_TOKEN")));
         assert!(p.iter().any(|x| x.starts_with("GIT_OWNER")));
     }
 
     #[test]
     fn secrets_listed() {
-        let c = ok(&[("NOTION_TOKEN", "ntn_1"), ("DB1_NOTION_ID", ID), ("DB1_GIT_REPO", "a"), ("HEALTHCHECK_URL", "https://hc.example/ping/uuid")]);
+        let c = ok(&[
+            ("NOTION_TOKEN", "ntn_1"),
+            ("DB1_NOTION_ID", ID),
+            ("DB1_GIT_REPO", "a"),
+            ("HEALTHCHECK_URL", "https://hc.example/ping/uuid"),
+        ]);
         assert_eq!(c.secrets(), vec!["ntn_1".to_string(), "https://hc.example/ping/uuid".to_string()]);
     }
 }

@@ -70,17 +70,8 @@ where
 {
     let writer = Scrubbing(make_writer);
     let layer = match opts.format {
-        LogFormat::Text => fmt::layer()
-            .with_writer(writer)
-            .with_timer(LocalTime)
-            .with_ansi(ansi)
-            .boxed(),
-        LogFormat::Json => fmt::layer()
-            .json()
-            .with_writer(writer)
-            .with_timer(LocalTime)
-            .with_ansi(false)
-            .boxed(),
+        LogFormat::Text => fmt::layer().with_writer(writer).with_timer(LocalTime).with_ansi(ansi).boxed(),
+        LogFormat::Json => fmt::layer().json().with_writer(writer).with_timer(LocalTime).with_ansi(false).boxed(),
     };
     tracing_subscriber::registry().with(layer.with_filter(filter(opts.verbosity, rust_log)))
 }
@@ -88,9 +79,7 @@ where
 /// Installs the process-wide subscriber on stderr. Calling it again is harmless: the first
 /// subscriber stays.
 pub fn init(opts: &LogOptions) {
-    let ansi = opts.format == LogFormat::Text
-        && io::stderr().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none();
+    let ansi = opts.format == LogFormat::Text && io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let rust_log = std::env::var("RUST_LOG").ok();
     // Err only when a global subscriber is already set (a second call, or a test harness).
     let _ = subscriber(opts, rust_log.as_deref(), io::stderr, ansi).try_init();
@@ -101,11 +90,7 @@ struct LocalTime;
 
 impl FormatTime for LocalTime {
     fn format_time(&self, w: &mut Writer<'_>) -> std::fmt::Result {
-        write!(
-            w,
-            "{}",
-            chrono::Local::now().format("%Y-%m-%dT%H:%M:%S%.3f%:z")
-        )
+        write!(w, "{}", chrono::Local::now().format("%Y-%m-%dT%H:%M:%S%.3f%:z"))
     }
 }
 
@@ -134,10 +119,7 @@ pub struct ScrubbingWriter<W: Write> {
 
 impl<W: Write> ScrubbingWriter<W> {
     fn new(inner: W) -> Self {
-        Self {
-            inner,
-            buf: Vec::new(),
-        }
+        Self { inner, buf: Vec::new() }
     }
 
     fn emit(&mut self) -> io::Result<()> {
@@ -227,10 +209,7 @@ mod tests {
     fn json_lines_are_valid_json_and_masked() {
         let secret = "gitea_json_test_5ecret_value";
         redact::register_secret(secret);
-        let opts = LogOptions {
-            format: LogFormat::Json,
-            verbosity: 0,
-        };
+        let opts = LogOptions { format: LogFormat::Json, verbosity: 0 };
         let text = capture(&opts, None, || {
             tracing::info!(repo = "backups/notes", "pushed with {secret}");
         });
@@ -247,38 +226,26 @@ mod tests {
         let text = capture(&LogOptions::default(), None, || tracing::info!("hello"));
         let line = text.lines().next().unwrap();
         let stamp = line.split_whitespace().next().unwrap();
-        assert!(
-            chrono::DateTime::parse_from_rfc3339(stamp).is_ok(),
-            "{line}"
-        );
+        assert!(chrono::DateTime::parse_from_rfc3339(stamp).is_ok(), "{line}");
         assert!(line.contains(" INFO "), "{line}");
         assert!(line.ends_with("hello"), "{line}");
     }
 
     #[test]
     fn quiet_keeps_warnings_and_errors_only() {
-        let opts = LogOptions {
-            format: LogFormat::Text,
-            verbosity: -1,
-        };
+        let opts = LogOptions { format: LogFormat::Text, verbosity: -1 };
         let text = capture(&opts, None, || {
             tracing::info!("info line");
             tracing::warn!("warn line");
             tracing::error!("error line");
         });
         assert!(!text.contains("info line"), "{text}");
-        assert!(
-            text.contains("warn line") && text.contains("error line"),
-            "{text}"
-        );
+        assert!(text.contains("warn line") && text.contains("error line"), "{text}");
     }
 
     #[test]
     fn verbose_shows_debug_of_this_crate() {
-        let opts = LogOptions {
-            format: LogFormat::Text,
-            verbosity: 1,
-        };
+        let opts = LogOptions { format: LogFormat::Text, verbosity: 1 };
         let text = capture(&opts, None, || {
             tracing::debug!("debug line");
             tracing::trace!("trace line");
@@ -289,20 +256,14 @@ mod tests {
 
     #[test]
     fn rust_log_wins_over_verbosity_and_invalid_rust_log_falls_back() {
-        let quiet = LogOptions {
-            format: LogFormat::Text,
-            verbosity: -1,
-        };
+        let quiet = LogOptions { format: LogFormat::Text, verbosity: -1 };
         let text = capture(&quiet, Some("debug"), || tracing::debug!("debug line"));
         assert!(text.contains("debug line"), "{text}");
         let text = capture(&quiet, Some("=%%bad[["), || {
             tracing::info!("info line");
             tracing::warn!("warn line");
         });
-        assert!(
-            !text.contains("info line") && text.contains("warn line"),
-            "{text}"
-        );
+        assert!(!text.contains("info line") && text.contains("warn line"), "{text}");
     }
 
     #[test]
@@ -316,10 +277,7 @@ mod tests {
     #[test]
     fn init_twice_does_not_panic() {
         init(&LogOptions::default());
-        init(&LogOptions {
-            format: LogFormat::Json,
-            verbosity: 2,
-        });
+        init(&LogOptions { format: LogFormat::Json, verbosity: 2 });
     }
 
     #[test]

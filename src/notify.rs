@@ -114,9 +114,7 @@ impl RunReport {
 
     /// Wall-clock time of the run (zero if the clock went backwards).
     pub fn duration(&self) -> Duration {
-        (self.finished_at - self.started_at)
-            .to_std()
-            .unwrap_or_default()
+        (self.finished_at - self.started_at).to_std().unwrap_or_default()
     }
 
     fn sum(&self, f: impl Fn(&DatabaseReport) -> usize) -> usize {
@@ -190,11 +188,7 @@ impl Notifier {
     /// Registers every configured URL as a secret (whoever has one can post or ping) and builds
     /// the HTTP client. Empty URLs count as not configured.
     pub fn new(mut cfg: NotifyConfig) -> Self {
-        for url in [
-            &mut cfg.discord_webhook_url,
-            &mut cfg.healthcheck_url,
-            &mut cfg.webhook_url,
-        ] {
+        for url in [&mut cfg.discord_webhook_url, &mut cfg.healthcheck_url, &mut cfg.webhook_url] {
             if url.as_deref().is_some_and(|u| u.trim().is_empty()) {
                 *url = None;
             }
@@ -208,11 +202,7 @@ impl Notifier {
             .connect_timeout(CONNECT_TIMEOUT)
             .build()
             .map_err(|e| redact::scrub(&e.without_url().to_string()));
-        Self {
-            cfg,
-            client,
-            retry: RetryPolicy::default(),
-        }
+        Self { cfg, client, retry: RetryPolicy::default() }
     }
 
     /// Replaces the retry policy (tests use short waits).

@@ -13,8 +13,8 @@ pub const MAX_SLUG_LEN: usize = 60;
 pub const MAX_FILE_NAME_LEN: usize = 100;
 
 const WINDOWS_RESERVED: &[&str] = &[
-    "con", "prn", "aux", "nul", "com1", "com2", "com3", "com4", "com5", "com6", "com7", "com8", "com9", "lpt1",
-    "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9",
+    "con", "prn", "aux", "nul", "com1", "com2", "com3", "com4", "com5", "com6", "com7", "com8", "com9", "lpt1", "lpt2",
+    "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9",
 ];
 
 /// URL-safe lowercase ASCII slug (`[a-z0-9-]`), transliterated (`Café Ünïcode` -> `cafe-unicode`),
@@ -67,8 +67,7 @@ pub fn safe_file_name(name: &str, fallback: &str) -> String {
         cleaned = cleaned.replace("..", ".");
     }
     let cleaned = cleaned.trim_start_matches(['.', ' ', '_']).trim_end_matches(['.', ' ']);
-    let mut out: String =
-        cleaned.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '_' }).collect();
+    let mut out: String = cleaned.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '_' }).collect();
     if out.len() > MAX_FILE_NAME_LEN {
         out = truncate_keep_ext(&out, MAX_FILE_NAME_LEN);
     }
@@ -105,10 +104,7 @@ pub fn unique_name(candidate: &str, taken: impl Fn(&str) -> bool) -> String {
         Some(i) if i > 0 => (&candidate[..i], &candidate[i..]),
         _ => (candidate, ""),
     };
-    (2..)
-        .map(|n| format!("{stem}-{n}{ext}"))
-        .find(|c| !taken(c))
-        .expect("unbounded counter always finds a free name")
+    (2..).map(|n| format!("{stem}-{n}{ext}")).find(|c| !taken(c)).expect("unbounded counter always finds a free name")
 }
 
 /// True when `rel` is a relative path that stays inside its root: no absolute path, no `..`,

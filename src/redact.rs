@@ -23,11 +23,7 @@ pub const MIN_SECRET_LEN: usize = 6;
 const TOKEN_SEGMENT_LEN: usize = 16;
 
 /// RFC 3986 unreserved characters are kept, everything else is percent-encoded.
-const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 #[derive(Default)]
 struct Registry {
@@ -55,10 +51,7 @@ pub fn register_secret(s: &str) {
         }
     }
     if changed {
-        registry.matcher = AhoCorasick::builder()
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(&registry.patterns)
-            .ok();
+        registry.matcher = AhoCorasick::builder().match_kind(MatchKind::LeftmostLongest).build(&registry.patterns).ok();
     }
 }
 
@@ -137,10 +130,7 @@ pub fn redact_url(raw: &str) -> String {
 /// RFC 3986 component style), form-encoded and JSON-escaped.
 fn encoded_forms(s: &str) -> Vec<String> {
     let json = serde_json::to_string(s).unwrap_or_default();
-    let json = json
-        .strip_prefix('"')
-        .and_then(|j| j.strip_suffix('"'))
-        .unwrap_or(s);
+    let json = json.strip_prefix('"').and_then(|j| j.strip_suffix('"')).unwrap_or(s);
     let mut forms = vec![
         s.to_string(),
         utf8_percent_encode(s, NON_ALPHANUMERIC).to_string(),
@@ -162,10 +152,7 @@ mod tests {
     #[test]
     fn scrub_masks_every_occurrence_of_a_registered_secret() {
         register_secret("secret_AbC123xyz");
-        assert_eq!(
-            scrub("token=secret_AbC123xyz and again secret_AbC123xyz."),
-            "token=*** and again ***."
-        );
+        assert_eq!(scrub("token=secret_AbC123xyz and again secret_AbC123xyz."), "token=*** and again ***.");
     }
 
     #[test]
@@ -228,23 +215,15 @@ mod tests {
     fn registered_url_keeps_only_its_host() {
         let ping = "https://hc-ping.com/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
         register_url_secret(ping);
-        assert_eq!(
-            scrub(&format!("GET {ping}/start failed")),
-            "GET https://hc-ping.com/***/start failed"
-        );
+        assert_eq!(scrub(&format!("GET {ping}/start failed")), "GET https://hc-ping.com/***/start failed");
         assert_eq!(redact_url(ping), "https://hc-ping.com/***");
         // The uuid on its own is masked too.
-        assert_eq!(
-            scrub("check 0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0 is down"),
-            "check *** is down"
-        );
+        assert_eq!(scrub("check 0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0 is down"), "check *** is down");
     }
 
     #[test]
     fn registered_url_masks_credentials_and_query_values() {
-        register_url_secret(
-            "https://bob:hunter2hunter2@hooks.example.org/in?key=k3y-0123456789abcdef",
-        );
+        register_url_secret("https://bob:hunter2hunter2@hooks.example.org/in?key=k3y-0123456789abcdef");
         let text = scrub("user bob:hunter2hunter2 key k3y-0123456789abcdef");
         assert!(!text.contains("hunter2hunter2"), "{text}");
         assert!(!text.contains("k3y-0123456789abcdef"), "{text}");

@@ -81,13 +81,7 @@ pub enum SinkError {
 
 impl SinkError {
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            SinkError::Remote {
-                transient: true,
-                ..
-            }
-        )
+        matches!(self, SinkError::Remote { transient: true, .. })
     }
 }
 
@@ -113,4 +107,28 @@ pub trait Sink: Send + Sync {
 
     /// End of run (local git: `git push` when configured).
     async fn finish(&mut self) -> Result<(), SinkError>;
+}
+
+/// A boxed sink is a sink (so decorators such as `DryRunSink` can wrap whichever destination the
+/// configuration chose).
+#[async_trait::async_trait]
+impl Sink for Box<dyn Sink> {
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+    async fn open(&mut self, create: bool) -> Result<(), SinkError> {
+        (**self).open(create).await
+    }
+    async fn plan(&self, change: &ChangeSet) -> Result<Plan, SinkError> {
+        (**self).plan(change).await
+    }
+    async fn commit(&mut self, change: ChangeSet) -> Result<CommitOutcome, SinkError> {
+        (**self).commit(change).await
+    }
+    fn files_under(&self, dir: &str) -> Vec<String> {
+        (**self).files_under(dir)
+    }
+    async fn finish(&mut self) -> Result<(), SinkError> {
+        (**self).finish().await
+    }
 }

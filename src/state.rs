@@ -111,7 +111,9 @@ impl State {
     /// Write atomically: temp file in the same folder, fsync, rename over the old file, fsync
     /// the folder.
     pub fn save(&self, path: &Path) -> Result<(), StateError> {
-        let io = |action: &'static str| move |e: std::io::Error| StateError::Io { action, path: path.display().to_string(), source: e };
+        let io = |action: &'static str| {
+            move |e: std::io::Error| StateError::Io { action, path: path.display().to_string(), source: e }
+        };
         let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(io("create the folder of"))?;
         let json = serde_json::to_vec_pretty(self).expect("state serializes");
@@ -119,7 +121,11 @@ impl State {
         tmp.write_all(&json).map_err(io("write"))?;
         tmp.write_all(b"\n").map_err(io("write"))?;
         tmp.as_file().sync_all().map_err(io("sync"))?;
-        tmp.persist(path).map_err(|e| StateError::Io { action: "replace", path: path.display().to_string(), source: e.error })?;
+        tmp.persist(path).map_err(|e| StateError::Io {
+            action: "replace",
+            path: path.display().to_string(),
+            source: e.error,
+        })?;
         if let Ok(d) = File::open(dir) {
             let _ = d.sync_all();
         }
@@ -144,19 +150,21 @@ impl RunLock {
     pub fn acquire(state_path: &Path) -> Result<RunLock, StateError> {
         let path = lock_path(state_path);
         if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| StateError::Io { action: "create the folder of", path: path.display().to_string(), source: e })?;
+            std::fs::create_dir_all(dir).map_err(|e| StateError::Io {
+                action: "create the folder of",
+                path: path.display().to_string(),
+                source: e,
+            })?;
         }
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| StateError::Io { action: "open the lock beside", path: path.display().to_string(), source: e })?;
+        let mut file =
+            OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(|e| {
+                StateError::Io { action: "open the lock beside", path: path.display().to_string(), source: e }
+            })?;
         match fs4::fs_std::FileExt::try_lock_exclusive(&file) {
             Ok(true) => {}
             Ok(false) => {
-                let holder = std::fs::read_to_string(&path).ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+                let holder =
+                    std::fs::read_to_string(&path).ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
                 return Err(StateError::Locked {
                     path: path.display().to_string(),
                     holder: holder.map(|h| format!(" by {h}")).unwrap_or_default(),
@@ -165,7 +173,12 @@ impl RunLock {
             Err(e) => return Err(StateError::Io { action: "lock", path: path.display().to_string(), source: e }),
         }
         let _ = file.set_len(0);
-        let _ = writeln!(file, "pid {} since {}", std::process::id(), chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        let _ = writeln!(
+            file,
+            "pid {} since {}",
+            std::process::id(),
+            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        );
         Ok(RunLock { _file: file, path })
     }
 
@@ -190,7 +203,15 @@ mod tests {
         let path = dir.path().join("sync-state.json");
         assert_eq!(State::load(&path).unwrap(), State::default());
         let mut st = State::default();
-        st.pages.insert("abc".into(), PageRecord { repo: "notes".into(), last_edited_time: "2026-01-01T00:00:00.000Z".into(), folder: Some("a".into()), ..Default::default() });
+        st.pages.insert(
+            "abc".into(),
+            PageRecord {
+                repo: "notes".into(),
+                last_edited_time: "2026-01-01T00:00:00.000Z".into(),
+                folder: Some("a".into()),
+                ..Default::default()
+            },
+        );
         st.save(&path).unwrap();
         st.save(&path).unwrap();
         assert_eq!(State::load(&path).unwrap(), st);
@@ -202,7 +223,11 @@ mod tests {
     fn upgrades_python_state() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.json");
-        std::fs::write(&path, r#"{"synced_pages": {"1f2e3d4c-5b6a-7988-1f2e-3d4c5b6a7988": "2025-05-01T10:00:00.000Z"}}"#).unwrap();
+        std::fs::write(
+            &path,
+            r#"{"synced_pages": {"1f2e3d4c-5b6a-7988-1f2e-3d4c5b6a7988": "2025-05-01T10:00:00.000Z"}}"#,
+        )
+        .unwrap();
         let st = State::load(&path).unwrap();
         let rec = &st.pages["1f2e3d4c5b6a79881f2e3d4c5b6a7988"];
         assert_eq!(rec.last_edited_time, "2025-05-01T10:00:00.000Z");

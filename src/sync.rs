@@ -66,7 +66,8 @@ impl Interrupt {
             #[cfg(unix)]
             {
                 use tokio::signal::unix::{signal, SignalKind};
-                let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+                let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+                else {
                     return;
                 };
                 tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
@@ -106,7 +107,7 @@ pub async fn run(cfg: Config) -> (ExitStatus, RunReport) {
 
 pub async fn run_with(cfg: Config, interrupt: Interrupt) -> (ExitStatus, RunReport) {
     let started = chrono::Utc::now();
-    let mut report = RunReport { started_at: started, finished_at: started, dry_run: cfg.dry_run, ..Default::default() };
+    let report = RunReport { started_at: started, finished_at: started, dry_run: cfg.dry_run, ..Default::default() };
     for w in &cfg.warnings {
         tracing::warn!("{w}");
     }
@@ -193,7 +194,10 @@ async fn run_locked(cfg: &Config, interrupt: &Interrupt, mut report: RunReport) 
         .filter_map(|(db, l)| l.as_ref().ok().map(|l| (db, l)))
         .flat_map(|(db, l)| l.pages.iter().map(move |p| (p.id.clone(), db.repo.clone())))
         .collect();
-    let staging = tempfile::Builder::new().prefix("notion-git-backup-").tempdir().map_err(|e| format!("cannot create a temporary folder: {e}"))?;
+    let staging = tempfile::Builder::new()
+        .prefix("notion-git-backup-")
+        .tempdir()
+        .map_err(|e| format!("cannot create a temporary folder: {e}"))?;
     let engine = Engine {
         cfg,
         notion: notion.clone(),
@@ -248,7 +252,11 @@ async fn load_users(notion: &NotionClient) -> HashMap<String, String> {
 }
 
 /// Resolve a database to its data sources and list every page of each.
-pub(crate) async fn list_database(notion: &NotionClient, database_id: &str, repo: &str) -> Result<Listing, NotionError> {
+pub(crate) async fn list_database(
+    notion: &NotionClient,
+    database_id: &str,
+    repo: &str,
+) -> Result<Listing, NotionError> {
     let db = notion.get_database(database_id).await?;
     let mut pages: Vec<Page> = Vec::new();
     let mut data_sources = Vec::new();
@@ -289,7 +297,13 @@ async fn backup_database(
     let cfg = engine.cfg;
     dr.pages_checked = listing.pages.len();
     if cfg.dry_run {
-        println!("Database {} ({:?}, {}) -> repository {}", db.label, listing.title, ids::dashed(&db.notion_id), db.repo);
+        println!(
+            "Database {} ({:?}, {}) -> repository {}",
+            db.label,
+            listing.title,
+            ids::dashed(&db.notion_id),
+            db.repo
+        );
         for (ds, n) in &listing.data_sources {
             println!("  data source {:?} ({}): {n} pages", ds.name, ids::dashed(&ds.id));
         }
@@ -316,7 +330,11 @@ async fn backup_database(
         }
         let Some(folder) = rec.folder.clone() else { continue };
         let change = ChangeSet {
-            message: format!("Remove: {} ({})", rec.title, if moved_elsewhere { "moved to another database" } else { "deleted in Notion" }),
+            message: format!(
+                "Remove: {} ({})",
+                rec.title,
+                if moved_elsewhere { "moved to another database" } else { "deleted in Notion" }
+            ),
             deletes: vec![folder],
             ..Default::default()
         };
@@ -333,18 +351,24 @@ async fn backup_database(
                     saver.save(state, false);
                 }
             }
-            Err(e) => dr.failed.push(PageFailure { title: rec.title.clone(), id: ids::dashed(&id), reason: format!("removing its folder failed: {e}") }),
+            Err(e) => dr.failed.push(PageFailure {
+                title: rec.title.clone(),
+                id: ids::dashed(&id),
+                reason: format!("removing its folder failed: {e}"),
+            }),
         }
     }
 
     // Pages to back up.
-    let links: HashMap<String, String> = listing.pages.iter().map(|p| (p.id.clone(), format!("../{}/index.md", p.folder))).collect();
+    let links: HashMap<String, String> =
+        listing.pages.iter().map(|p| (p.id.clone(), format!("../{}/index.md", p.folder))).collect();
     let todo: Vec<(Listed, Option<PageRecord>)> = listing
         .pages
         .iter()
         .filter_map(|p| {
             let rec = state.pages.get(&p.id);
-            plan::needs_backup(rec, &db.repo, &p.page.last_edited_time, &p.folder, cfg.full_sync).map(|_| (p.clone(), rec.cloned()))
+            plan::needs_backup(rec, &db.repo, &p.page.last_edited_time, &p.folder, cfg.full_sync)
+                .map(|_| (p.clone(), rec.cloned()))
         })
         .collect();
     let total = todo.len();
@@ -426,7 +450,14 @@ async fn backup_database(
     // The repository's README index.
     if !engine.interrupt.is_set() {
         let readme = index::render_index(db_title, &db.label, &listing.pages, engine);
-        let change = ChangeSet { message: format!("Update index ({})", engine.run_date), writes: vec![crate::sink::FileWrite { path: "README.md".into(), content: crate::sink::Content::Bytes(readme.into_bytes()) }], ..Default::default() };
+        let change = ChangeSet {
+            message: format!("Update index ({})", engine.run_date),
+            writes: vec![crate::sink::FileWrite {
+                path: "README.md".into(),
+                content: crate::sink::Content::Bytes(readme.into_bytes()),
+            }],
+            ..Default::default()
+        };
         match sink.commit(change).await {
             Ok(out) => {
                 dr.commits.extend(out.commits.iter().cloned());

@@ -32,7 +32,10 @@ fn five_mistakes_give_five_errors_and_exit_2() {
     let problems: Vec<&str> = stderr.lines().filter(|l| l.trim_start().starts_with("- ")).collect();
     assert_eq!(problems.len(), 5, "expected exactly five problems:\n{stderr}");
     for key in ["NOTION_TOKEN", "DB1_NOTION_ID", "DB2_GIT_REPO", "GIT_BASE_URL", "DISCORD_LEVEL"] {
-        assert!(problems.iter().any(|p| p.trim_start().trim_start_matches("- ").starts_with(key)), "no line for {key}:\n{stderr}");
+        assert!(
+            problems.iter().any(|p| p.trim_start().trim_start_matches("- ").starts_with(key)),
+            "no line for {key}:\n{stderr}"
+        );
     }
     assert!(!stderr.contains("SUPERSECRETTOKEN"), "a secret was printed:\n{stderr}");
     assert!(stderr.contains("configuration has 5 problems"), "{stderr}");
@@ -72,7 +75,17 @@ fn help_explains_every_flag() {
     let out = bin().arg("--help").output().unwrap();
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
-    for flag in ["--env", "--dry-run", "--full-sync", "--state", "--verbose", "--quiet", "--log-format", "--version", "Exit codes"] {
+    for flag in [
+        "--env",
+        "--dry-run",
+        "--full-sync",
+        "--state",
+        "--verbose",
+        "--quiet",
+        "--log-format",
+        "--version",
+        "Exit codes",
+    ] {
         assert!(help.contains(flag), "--help does not mention {flag}:\n{help}");
     }
 }

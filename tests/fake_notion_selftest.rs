@@ -8,9 +8,7 @@ mod common;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use common::fake_notion::{
-    dashed, norm, FakeNotion, RateLimit, Stats, World, BOT_ID, VERSION_2025, VERSION_2026,
-};
+use common::fake_notion::{dashed, norm, FakeNotion, RateLimit, Stats, World, BOT_ID, VERSION_2025, VERSION_2026};
 use common::fixtures::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -23,11 +21,7 @@ struct Api {
 
 impl Api {
     async fn new(world: World) -> Api {
-        Api {
-            fake: FakeNotion::start(world).await,
-            http: reqwest::Client::new(),
-            version: VERSION_2026,
-        }
+        Api { fake: FakeNotion::start(world).await, http: reqwest::Client::new(), version: VERSION_2026 }
     }
 
     async fn call(
@@ -47,11 +41,7 @@ impl Api {
         let resp = req.send().await.expect("request");
         let (status, headers) = (resp.status(), resp.headers().clone());
         let text = resp.text().await.unwrap();
-        (
-            status,
-            headers,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        (status, headers, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
     async fn get(&self, path: &str) -> (StatusCode, Value) {
@@ -66,12 +56,7 @@ impl Api {
 }
 
 fn ids(results: &Value) -> Vec<String> {
-    results
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["id"].as_str().unwrap().to_string())
-        .collect()
+    results.as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect()
 }
 
 #[tokio::test]
@@ -79,37 +64,15 @@ async fn auth_and_version_are_checked_like_notion() {
     let api = Api::new(World::new()).await;
     let url = format!("{}/users/me", api.fake.base_url());
 
-    let r = api
-        .http
-        .get(&url)
-        .header("Notion-Version", VERSION_2026)
-        .send()
-        .await
-        .unwrap();
+    let r = api.http.get(&url).header("Notion-Version", VERSION_2026).send().await.unwrap();
     assert_eq!(r.status(), 401);
     let v: Value = r.json().await.unwrap();
-    assert_eq!(
-        (v["object"].as_str(), v["code"].as_str()),
-        (Some("error"), Some("unauthorized"))
-    );
+    assert_eq!((v["object"].as_str(), v["code"].as_str()), (Some("error"), Some("unauthorized")));
 
-    let r = api
-        .http
-        .get(&url)
-        .bearer_auth("ntn_wrong")
-        .header("Notion-Version", VERSION_2026)
-        .send()
-        .await
-        .unwrap();
+    let r = api.http.get(&url).bearer_auth("ntn_wrong").header("Notion-Version", VERSION_2026).send().await.unwrap();
     assert_eq!(r.status(), 401);
 
-    let r = api
-        .http
-        .get(&url)
-        .bearer_auth("secret_test_token")
-        .send()
-        .await
-        .unwrap();
+    let r = api.http.get(&url).bearer_auth("secret_test_token").send().await.unwrap();
     assert_eq!(r.status(), 400);
     assert_eq!(r.json::<Value>().await.unwrap()["code"], "missing_version");
 
@@ -129,10 +92,7 @@ async fn auth_and_version_are_checked_like_notion() {
     assert_eq!(me["bot"]["workspace_name"], "Test Workspace");
 
     let (s, v) = api.get("/nonsense").await;
-    assert_eq!(
-        (s.as_u16(), v["code"].as_str()),
-        (400, Some("invalid_request_url"))
-    );
+    assert_eq!((s.as_u16(), v["code"].as_str()), (400, Some("invalid_request_url")));
 
     let stats = api.fake.stats();
     assert_eq!(stats.requests, 6);
@@ -144,20 +104,11 @@ async fn auth_and_version_are_checked_like_notion() {
 async fn older_version_adds_archived_and_transcription() {
     let mut world = World::new();
     let page_id = add_page(&mut world, parent_workspace(), "Notes");
-    world.set_children(
-        &page_id,
-        vec![block(
-            "meeting_notes",
-            json!({"title": [], "status": "notes_ready"}),
-        )],
-    );
+    world.set_children(&page_id, vec![block("meeting_notes", json!({"title": [], "status": "notes_ready"}))]);
     let mut api = Api::new(world).await;
 
     let (_, page) = api.get(&format!("/pages/{page_id}")).await;
-    assert!(
-        page.get("archived").is_none(),
-        "2026-03-11 has no `archived`"
-    );
+    assert!(page.get("archived").is_none(), "2026-03-11 has no `archived`");
     let (_, kids) = api.get(&format!("/blocks/{page_id}/children")).await;
     assert_eq!(kids["results"][0]["type"], "meeting_notes");
 
@@ -176,10 +127,7 @@ async fn children_paginate_with_opaque_cursors() {
     let blocks: Vec<Value> = (0..250).map(|i| paragraph(&format!("p{i}"))).collect();
     let expected = world.set_children(&page_id, blocks);
     let other = add_page(&mut world, parent_workspace(), "Other");
-    world.set_children(
-        &other,
-        (0..150).map(|i| bulleted(&format!("b{i}"))).collect(),
-    );
+    world.set_children(&other, (0..150).map(|i| bulleted(&format!("b{i}"))).collect());
     let api = Api::new(world).await;
 
     let mut got = Vec::new();
@@ -194,10 +142,7 @@ async fn children_paginate_with_opaque_cursors() {
         }
         let (s, v) = api.get(&path).await;
         assert_eq!(s, 200, "{v}");
-        assert_eq!(
-            (v["object"].as_str(), v["type"].as_str()),
-            (Some("list"), Some("block"))
-        );
+        assert_eq!((v["object"].as_str(), v["type"].as_str()), (Some("list"), Some("block")));
         assert_eq!(v["block"], json!({}));
         sizes.push(v["results"].as_array().unwrap().len());
         got.extend(ids(&v["results"]));
@@ -212,39 +157,18 @@ async fn children_paginate_with_opaque_cursors() {
     assert_eq!(sizes, vec![100, 100, 50]);
     assert_eq!(got, expected);
     for c in &cursors {
-        assert!(
-            !c.contains("100") && !c.contains("200"),
-            "cursor looks like an offset: {c}"
-        );
+        assert!(!c.contains("100") && !c.contains("200"), "cursor looks like an offset: {c}");
         assert!(!got.contains(c), "cursor is a block id: {c}");
     }
-    assert!(
-        got.iter().all(|id| *id == dashed(id)),
-        "ids are served dashed"
-    );
+    assert!(got.iter().all(|id| *id == dashed(id)), "ids are served dashed");
 
     // A cursor from one list is not valid for another; page_size is capped at 100.
-    let (s, v) = api
-        .get(&format!(
-            "/blocks/{other}/children?start_cursor={}",
-            cursors[0]
-        ))
-        .await;
-    assert_eq!(
-        (s.as_u16(), v["code"].as_str()),
-        (400, Some("validation_error"))
-    );
-    let (s, _) = api
-        .get(&format!("/blocks/{page_id}/children?page_size=101"))
-        .await;
+    let (s, v) = api.get(&format!("/blocks/{other}/children?start_cursor={}", cursors[0])).await;
+    assert_eq!((s.as_u16(), v["code"].as_str()), (400, Some("validation_error")));
+    let (s, _) = api.get(&format!("/blocks/{page_id}/children?page_size=101")).await;
     assert_eq!(s, 400);
-    let (s, v) = api
-        .get(&format!("/blocks/{page_id}/children?page_size=30"))
-        .await;
-    assert_eq!(
-        (s.as_u16(), v["results"].as_array().unwrap().len()),
-        (200, 30)
-    );
+    let (s, v) = api.get(&format!("/blocks/{page_id}/children?page_size=30")).await;
+    assert_eq!((s.as_u16(), v["results"].as_array().unwrap().len()), (200, 30));
     assert_eq!(api.fake.stats().kind("blocks.children"), 6);
 }
 
@@ -252,15 +176,8 @@ async fn children_paginate_with_opaque_cursors() {
 async fn query_stops_at_the_cap_and_created_time_windows_get_the_rest() {
     let mut world = World::new();
     let started = Instant::now();
-    let db = add_database_with(
-        &mut world,
-        DbSpec {
-            rows: 25_000,
-            rows_per_minute: 7,
-            lazy: true,
-            ..DbSpec::default()
-        },
-    );
+    let db =
+        add_database_with(&mut world, DbSpec { rows: 25_000, rows_per_minute: 7, lazy: true, ..DbSpec::default() });
     println!("built 25,000 rows in {:?}", started.elapsed());
     assert_eq!(world.query_cap, 10_000);
     let api = Api::new(world).await;
@@ -276,7 +193,8 @@ async fn query_stops_at_the_cap_and_created_time_windows_get_the_rest() {
         let mut cursor: Option<String> = None;
         let mut n = 0;
         let status = loop {
-            let mut body = json!({"sorts": [{"timestamp": "created_time", "direction": "ascending"}], "page_size": 100});
+            let mut body =
+                json!({"sorts": [{"timestamp": "created_time", "direction": "ascending"}], "page_size": 100});
             if let Some(s) = &window_since {
                 body["filter"] = json!({"and": [{"timestamp": "created_time", "created_time": {"on_or_after": s}}]});
             }
@@ -303,24 +221,11 @@ async fn query_stops_at_the_cap_and_created_time_windows_get_the_rest() {
         if status.is_none() {
             break;
         }
-        assert_eq!(
-            status.unwrap(),
-            json!({"type": "incomplete", "incomplete_reason": "query_result_limit_reached"})
-        );
+        assert_eq!(status.unwrap(), json!({"type": "incomplete", "incomplete_reason": "query_result_limit_reached"}));
     }
-    assert_eq!(
-        windows[0].0, 10_000,
-        "first window stops at the cap: {windows:?}"
-    );
-    assert!(
-        windows.len() >= 3,
-        "25,000 rows need at least three windows: {windows:?}"
-    );
-    assert_eq!(
-        seen.len(),
-        25_000,
-        "windows by created_time reach every row"
-    );
+    assert_eq!(windows[0].0, 10_000, "first window stops at the cap: {windows:?}");
+    assert!(windows.len() >= 3, "25,000 rows need at least three windows: {windows:?}");
+    assert_eq!(seen.len(), 25_000, "windows by created_time reach every row");
     let mut sorted = order.clone();
     sorted.sort();
     // Within each window rows come in ascending created_time.
@@ -337,8 +242,7 @@ async fn query_filters_and_sorts_rows() {
     let db = add_database(&mut world, "Tasks", 5);
     for (i, id) in db.rows.iter().enumerate() {
         let p = world.page_mut(id).unwrap();
-        p["properties"]["Done"] =
-            json!({"id": prop_id("Done"), "type": "checkbox", "checkbox": i % 2 == 0});
+        p["properties"]["Done"] = json!({"id": prop_id("Done"), "type": "checkbox", "checkbox": i % 2 == 0});
         p["last_edited_time"] = json!(ts_plus_minutes(100 - i as i64));
     }
     world.page_mut(&db.rows[4]).unwrap()["in_trash"] = json!(true);
@@ -346,13 +250,13 @@ async fn query_filters_and_sorts_rows() {
     let path = format!("/data_sources/{}/query", db.data_source_id);
 
     let (_, v) = api
-        .post(&path, json!({"filter": {"property": "Done", "checkbox": {"equals": true}},
-                              "sorts": [{"timestamp": "last_edited_time", "direction": "ascending"}]}))
+        .post(
+            &path,
+            json!({"filter": {"property": "Done", "checkbox": {"equals": true}},
+                              "sorts": [{"timestamp": "last_edited_time", "direction": "ascending"}]}),
+        )
         .await;
-    assert_eq!(
-        ids(&v["results"]),
-        vec![db.rows[2].clone(), db.rows[0].clone()]
-    );
+    assert_eq!(ids(&v["results"]), vec![db.rows[2].clone(), db.rows[0].clone()]);
 
     let since = ts_plus_minutes(98);
     let (_, v) = api
@@ -364,19 +268,13 @@ async fn query_filters_and_sorts_rows() {
     assert_eq!(ids(&v["results"]), vec![db.rows[4].clone()]);
 
     let (s, v) = api.post(&path, json!({"page_size": 0})).await;
-    assert_eq!(
-        (s.as_u16(), v["code"].as_str()),
-        (400, Some("validation_error"))
-    );
+    assert_eq!((s.as_u16(), v["code"].as_str()), (400, Some("validation_error")));
 }
 
 #[tokio::test]
 async fn rate_limiter_answers_429_with_retry_after() {
     let mut world = World::new();
-    world.faults.rate_limit = Some(RateLimit {
-        per_second: 0.5,
-        burst: 3,
-    });
+    world.faults.rate_limit = Some(RateLimit { per_second: 0.5, burst: 3 });
     world.faults.retry_after_secs = 2;
     let api = Api::new(world).await;
 
@@ -392,14 +290,8 @@ async fn rate_limiter_answers_429_with_retry_after() {
         statuses.push(s.as_u16());
     }
     assert_eq!(statuses[..3], [200, 200, 200], "the burst is allowed");
-    assert!(
-        statuses[3..].iter().filter(|s| **s == 429).count() >= 6,
-        "{statuses:?}"
-    );
-    assert_eq!(
-        api.fake.stats().rate_limited,
-        statuses.iter().filter(|s| **s == 429).count()
-    );
+    assert!(statuses[3..].iter().filter(|s| **s == 429).count() >= 6, "{statuses:?}");
+    assert_eq!(api.fake.stats().rate_limited, statuses.iter().filter(|s| **s == 429).count());
 
     // burst_429: exactly the next N requests are throttled.
     api.fake.with_world(|w| {
@@ -422,10 +314,7 @@ async fn rate_limiter_answers_429_with_retry_after() {
 
     api.fake.with_world(|w| w.faults.burst_529 = 1);
     let (s, h, v) = api.call(Method::GET, "/users/me", None).await;
-    assert_eq!(
-        (s.as_u16(), v["code"].as_str()),
-        (529, Some("service_overload"))
-    );
+    assert_eq!((s.as_u16(), v["code"].as_str()), (529, Some("service_overload")));
     assert_eq!(h.get("retry-after").unwrap(), "1");
 }
 
@@ -456,32 +345,21 @@ async fn signed_file_urls_are_fresh_and_expire_with_s3_xml() {
     for u in [&u1, &u2] {
         let r = api.http.get(u).send().await.unwrap();
         assert_eq!(r.status(), 200);
-        assert_eq!(
-            r.headers()["content-type"],
-            "image/jpeg",
-            "the configured lie"
-        );
+        assert_eq!(r.headers()["content-type"], "image/jpeg", "the configured lie");
         assert_eq!(r.bytes().await.unwrap().to_vec(), png);
     }
 
     let tampered = u1.replace("X-Amz-Signature=", "X-Amz-Signature=00");
     let r = api.http.get(&tampered).send().await.unwrap();
     assert_eq!(r.status(), 403);
-    assert!(r
-        .text()
-        .await
-        .unwrap()
-        .contains("<Code>SignatureDoesNotMatch</Code>"));
+    assert!(r.text().await.unwrap().contains("<Code>SignatureDoesNotMatch</Code>"));
 
     api.fake.with_world(|w| w.file_url_ttl = Duration::ZERO);
     let expired = fetch_url().await;
     let r = api.http.get(&expired).send().await.unwrap();
     assert_eq!(r.status(), 403);
     let xml = r.text().await.unwrap();
-    assert!(
-        xml.contains("<Error><Code>AccessDenied</Code><Message>Request has expired</Message>"),
-        "{xml}"
-    );
+    assert!(xml.contains("<Error><Code>AccessDenied</Code><Message>Request has expired</Message>"), "{xml}");
 
     let s = api.fake.stats();
     assert_eq!((s.file_downloads, s.file_denied), (2, 2));
@@ -493,20 +371,12 @@ async fn hosted_files_are_signed_everywhere_they_appear() {
     let mut world = World::new();
     let f = world.add_file("report.pdf", b"%PDF-1.4".to_vec());
     let page_id = world.next_id();
-    let mut p = page(
-        &page_id,
-        parent_workspace(),
-        "P",
-        vec![("Files", p_files(vec![files_entry_hosted(&f)]))],
-    );
+    let mut p = page(&page_id, parent_workspace(), "P", vec![("Files", p_files(vec![files_entry_hosted(&f)]))]);
     p["cover"] = file_hosted(&f);
     world.insert_page(p);
     let api = Api::new(world).await;
     let (_, v) = api.get(&format!("/pages/{page_id}")).await;
-    for u in [
-        &v["cover"]["file"]["url"],
-        &v["properties"]["Files"]["files"][0]["file"]["url"],
-    ] {
+    for u in [&v["cover"]["file"]["url"], &v["properties"]["Files"]["files"][0]["file"]["url"]] {
         let u = u.as_str().unwrap();
         assert!(u.starts_with(&api.fake.origin()), "{u}");
         let r = api.http.get(u).send().await.unwrap();
@@ -536,14 +406,8 @@ async fn unshared_ids_answer_404_with_the_real_message() {
         )
     );
     let (s, v) = api.get(&format!("/blocks/{hidden}/children")).await;
-    assert_eq!(
-        (s.as_u16(), v["code"].as_str()),
-        (404, Some("object_not_found"))
-    );
-    assert!(v["message"]
-        .as_str()
-        .unwrap()
-        .starts_with("Could not find block with ID:"));
+    assert_eq!((s.as_u16(), v["code"].as_str()), (404, Some("object_not_found")));
+    assert!(v["message"].as_str().unwrap().starts_with("Could not find block with ID:"));
     for path in [
         format!("/databases/{}", db.database_id),
         format!("/data_sources/{}", db.data_source_id),
@@ -551,33 +415,18 @@ async fn unshared_ids_answer_404_with_the_real_message() {
     ] {
         assert_eq!(api.get(&path).await.0, 404, "{path}");
     }
-    let (s, _) = api
-        .post(
-            &format!("/data_sources/{}/query", db.data_source_id),
-            json!({}),
-        )
-        .await;
+    let (s, _) = api.post(&format!("/data_sources/{}/query", db.data_source_id), json!({})).await;
     assert_eq!(s, 404);
-    let (s, _) = api
-        .get(&format!("/pages/{}", api.fake.with_world(|w| w.next_id())))
-        .await;
+    let (s, _) = api.get(&format!("/pages/{}", api.fake.with_world(|w| w.next_id()))).await;
     assert_eq!(s, 404, "unknown ids look the same as unshared ones");
 
     // Search simply leaves them out.
-    let (_, v) = api
-        .post(
-            "/search",
-            json!({"filter": {"property": "object", "value": "page"}}),
-        )
-        .await;
+    let (_, v) = api.post("/search", json!({"filter": {"property": "object", "value": "page"}})).await;
     assert_eq!(ids(&v["results"]), vec![shared.clone()]);
     let (_, v) = api.post("/search", json!({"query": "shar"})).await;
     assert_eq!(ids(&v["results"]), vec![shared]);
     let (s, v) = api.get("/pages/not-a-uuid").await;
-    assert_eq!(
-        (s.as_u16(), v["code"].as_str()),
-        (400, Some("validation_error"))
-    );
+    assert_eq!((s.as_u16(), v["code"].as_str()), (400, Some("validation_error")));
 }
 
 #[tokio::test]
@@ -589,10 +438,7 @@ async fn relation_over_25_is_truncated_on_the_page_and_paginated_by_the_property
         &page_id,
         parent_workspace(),
         "Hub",
-        vec![
-            ("Links", p_relation(&targets)),
-            ("Score", p_number(Some(7.0))),
-        ],
+        vec![("Links", p_relation(&targets)), ("Score", p_number(Some(7.0)))],
     ));
     let api = Api::new(world).await;
 
@@ -601,10 +447,7 @@ async fn relation_over_25_is_truncated_on_the_page_and_paginated_by_the_property
     assert_eq!(rel["relation"].as_array().unwrap().len(), 25);
     assert_eq!(rel["has_more"], true);
     let prop = rel["id"].as_str().unwrap().to_string();
-    assert!(
-        prop.contains('%'),
-        "property ids are percent-encoded strings: {prop}"
-    );
+    assert!(prop.contains('%'), "property ids are percent-encoded strings: {prop}");
 
     let mut got = Vec::new();
     let mut cursor: Option<String> = None;
@@ -617,27 +460,18 @@ async fn relation_over_25_is_truncated_on_the_page_and_paginated_by_the_property
         let (s, v) = api.get(&path).await;
         assert_eq!(s, 200, "{v}");
         calls += 1;
-        assert_eq!(
-            (v["object"].as_str(), v["type"].as_str()),
-            (Some("list"), Some("property_item"))
-        );
+        assert_eq!((v["object"].as_str(), v["type"].as_str()), (Some("list"), Some("property_item")));
         assert_eq!(v["property_item"]["type"], "relation");
         assert_eq!(v["property_item"]["relation"], json!({}));
         for r in v["results"].as_array().unwrap() {
-            assert_eq!(
-                (r["object"].as_str(), r["type"].as_str()),
-                (Some("property_item"), Some("relation"))
-            );
+            assert_eq!((r["object"].as_str(), r["type"].as_str()), (Some("property_item"), Some("relation")));
             got.push(r["relation"]["id"].as_str().unwrap().to_string());
         }
         if v["has_more"] == false {
             assert!(v["property_item"]["next_url"].is_null());
             break;
         }
-        assert!(v["property_item"]["next_url"]
-            .as_str()
-            .unwrap()
-            .contains("start_cursor="));
+        assert!(v["property_item"]["next_url"].as_str().unwrap().contains("start_cursor="));
         cursor = v["next_cursor"].as_str().map(str::to_string);
     }
     assert_eq!(calls, 2);
@@ -645,13 +479,8 @@ async fn relation_over_25_is_truncated_on_the_page_and_paginated_by_the_property
 
     // Simple types come back as one property_item; the title id is "title".
     let score = p["properties"]["Score"]["id"].as_str().unwrap();
-    let (_, v) = api
-        .get(&format!("/pages/{page_id}/properties/{score}"))
-        .await;
-    assert_eq!(
-        v,
-        json!({"object": "property_item", "id": score, "type": "number", "number": 7.0})
-    );
+    let (_, v) = api.get(&format!("/pages/{page_id}/properties/{score}")).await;
+    assert_eq!(v, json!({"object": "property_item", "id": score, "type": "number", "number": 7.0}));
     let (_, v) = api.get(&format!("/pages/{page_id}/properties/title")).await;
     assert_eq!(v["results"][0]["title"]["plain_text"], "Hub");
 }
@@ -666,10 +495,7 @@ async fn injected_faults_look_like_the_real_failures() {
 
     let (s, v) = api.get(&format!("/blocks/{}/children", ids[0])).await;
     assert_eq!(s, 400);
-    assert_eq!(
-        v["message"],
-        "Block type ai_block is not supported via the API."
-    );
+    assert_eq!(v["message"], "Block type ai_block is not supported via the API.");
 
     let r = api
         .http
@@ -680,10 +506,7 @@ async fn injected_faults_look_like_the_real_failures() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    assert!(
-        serde_json::from_slice::<Value>(&r.bytes().await.unwrap()).is_err(),
-        "truncated JSON"
-    );
+    assert!(serde_json::from_slice::<Value>(&r.bytes().await.unwrap()).is_err(), "truncated JSON");
 
     api.fake.with_world(|w| w.faults.error_rate_5xx = 1.0);
     let mut seen = HashSet::new();
@@ -735,44 +558,21 @@ async fn comments_users_and_databases_are_served() {
     assert_eq!(v["type"], "bot");
     let (_, v) = api.get(&format!("/databases/{}", db.database_id)).await;
     assert_eq!(v["data_sources"][0]["id"], db.data_source_id.as_str());
-    assert!(
-        v.get("properties").is_none(),
-        "schemas live on data sources"
-    );
-    let (_, v) = api
-        .get(&format!("/data_sources/{}", db.data_source_id))
-        .await;
+    assert!(v.get("properties").is_none(), "schemas live on data sources");
+    let (_, v) = api.get(&format!("/data_sources/{}", db.data_source_id)).await;
     assert_eq!(v["properties"]["Name"]["type"], "title");
-    let (_, v) = api
-        .post(
-            "/search",
-            json!({"filter": {"property": "object", "value": "data_source"}}),
-        )
-        .await;
+    let (_, v) = api.post("/search", json!({"filter": {"property": "object", "value": "data_source"}})).await;
     assert_eq!(ids(&v["results"]), vec![db.data_source_id.clone()]);
     let (_, v) = api.get(&format!("/blocks/{}", db.rows[0])).await;
-    assert_eq!(
-        (v["type"].as_str(), v["child_page"]["title"].as_str()),
-        (Some("child_page"), Some("Row 0"))
-    );
+    assert_eq!((v["type"].as_str(), v["child_page"]["title"].as_str()), (Some("child_page"), Some("Row 0")));
 }
 
 #[test]
 fn max_in_window_counts_the_busiest_second() {
     let t0 = Instant::now();
     let ms = |m: u64| t0 + Duration::from_millis(m);
-    let stats = Stats {
-        timestamps: vec![
-            ms(0),
-            ms(100),
-            ms(900),
-            ms(1000),
-            ms(1050),
-            ms(1800),
-            ms(3000),
-        ],
-        ..Stats::default()
-    };
+    let stats =
+        Stats { timestamps: vec![ms(0), ms(100), ms(900), ms(1000), ms(1050), ms(1800), ms(3000)], ..Stats::default() };
     assert_eq!(stats.max_in_window(Duration::from_secs(1)), 4); // 100, 900, 1000, 1050
     assert_eq!(stats.max_in_window(Duration::from_millis(10)), 1);
     assert_eq!(Stats::default().max_in_window(Duration::from_secs(1)), 0);

@@ -15,8 +15,8 @@ use axum::response::Response;
 use axum::Router;
 use chrono::{TimeZone, Utc};
 use notion_git_backup::notify::{
-    discord_message, summary_text, DatabaseReport, Notifier, NotifyConfig, PageFailure,
-    RetryPolicy, RunReport, DISCORD_LIMIT,
+    discord_message, summary_text, DatabaseReport, Notifier, NotifyConfig, PageFailure, RetryPolicy, RunReport,
+    DISCORD_LIMIT,
 };
 use notion_git_backup::redact;
 use tracing_subscriber::fmt::MakeWriter;
@@ -43,11 +43,7 @@ struct Reply {
 
 impl Reply {
     fn status(status: u16) -> Self {
-        Self {
-            status,
-            headers: Vec::new(),
-            body: String::new(),
-        }
+        Self { status, headers: Vec::new(), body: String::new() }
     }
 }
 
@@ -77,11 +73,7 @@ async fn record(
     state.received.push(Received {
         method: method.to_string(),
         uri: uri.to_string(),
-        content_type: headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string(),
+        content_type: headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string(),
         body,
     });
     let reply = state.script.pop_front().unwrap_or(default);
@@ -95,10 +87,7 @@ async fn record(
 impl Fake {
     /// A receiver answering with `script` in order, then `default` forever.
     async fn start(script: Vec<Reply>, default: Reply) -> Fake {
-        let state = Arc::new(Mutex::new(FakeState {
-            received: Vec::new(),
-            script: script.into(),
-        }));
+        let state = Arc::new(Mutex::new(FakeState { received: Vec::new(), script: script.into() }));
         let app = Router::new()
             .fallback(record)
             .layer(DefaultBodyLimit::disable())
@@ -106,11 +95,7 @@ impl Fake {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Fake {
-            base,
-            state,
-            default,
-        }
+        Fake { base, state, default }
     }
 
     async fn ok() -> Fake {
@@ -159,10 +144,7 @@ fn all_secrets() -> [&'static str; 5] {
 
 fn assert_no_secret(what: &str, text: &str) {
     for secret in all_secrets() {
-        assert!(
-            !text.contains(secret),
-            "{what} leaks a secret ({secret}):\n{text}"
-        );
+        assert!(!text.contains(secret), "{what} leaks a secret ({secret}):\n{text}");
     }
 }
 
@@ -180,20 +162,12 @@ fn config() -> NotifyConfig {
 }
 
 fn fast_retry() -> RetryPolicy {
-    RetryPolicy {
-        max_attempts: 3,
-        backoff: Duration::from_millis(1),
-        max_retry_after: Duration::from_secs(5),
-    }
+    RetryPolicy { max_attempts: 3, backoff: Duration::from_millis(1), max_retry_after: Duration::from_secs(5) }
 }
 
 fn discord_notifier(fake: &Fake, level: u8) -> Notifier {
-    Notifier::new(NotifyConfig {
-        discord_level: level,
-        discord_webhook_url: Some(discord_url(fake)),
-        ..config()
-    })
-    .with_retry_policy(fast_retry())
+    Notifier::new(NotifyConfig { discord_level: level, discord_webhook_url: Some(discord_url(fake)), ..config() })
+        .with_retry_policy(fast_retry())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -284,10 +258,7 @@ fn failure_report() -> RunReport {
             DatabaseReport {
                 label: "Archive".into(),
                 repo: "backups/archive".into(),
-                error: Some(
-                    "database not shared with the integration: open it in Notion -> ... -> Connections"
-                        .into(),
-                ),
+                error: Some("database not shared with the integration: open it in Notion -> ... -> Connections".into()),
                 duration: Duration::from_millis(300),
                 ..DatabaseReport::default()
             },
@@ -332,12 +303,7 @@ fn huge_report() -> RunReport {
             repo: format!("backups/db{d}"),
             pages_checked: 500,
             backed_up: (0..200)
-                .map(|p| {
-                    format!(
-                        "Seite {p} mit einem sehr langen Titel 🚀 {}",
-                        "ä".repeat(300)
-                    )
-                })
+                .map(|p| format!("Seite {p} mit einem sehr langen Titel 🚀 {}", "ä".repeat(300)))
                 .collect(),
             failed: (0..15)
                 .map(|p| PageFailure {
@@ -350,12 +316,7 @@ fn huge_report() -> RunReport {
             ..DatabaseReport::default()
         })
         .collect();
-    RunReport {
-        started_at: at(0, 0, 0),
-        finished_at: at(2, 0, 0),
-        databases,
-        ..RunReport::default()
-    }
+    RunReport { started_at: at(0, 0, 0), finished_at: at(2, 0, 0), databases, ..RunReport::default() }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -442,10 +403,7 @@ Notion API: 57 requests, 0 rate-limited (HTTP 429)
 
 #[test]
 fn summary_of_a_fatal_dry_run() {
-    let report = RunReport {
-        dry_run: true,
-        ..fatal_report()
-    };
+    let report = RunReport { dry_run: true, ..fatal_report() };
     assert_eq!(
         summary_text(&report),
         "\
@@ -463,17 +421,12 @@ Notion API: 0 requests, 0 rate-limited (HTTP 429)
 #[tokio::test]
 async fn discord_success_message() {
     let fake = Fake::ok().await;
-    let warnings = discord_notifier(&fake, 2)
-        .run_finished(&success_report())
-        .await;
+    let warnings = discord_notifier(&fake, 2).run_finished(&success_report()).await;
     assert!(warnings.is_empty(), "{warnings:?}");
     let received = fake.received();
     assert_eq!(received.len(), 1);
     assert_eq!(received[0].method, "POST");
-    assert_eq!(
-        received[0].uri,
-        format!("/api/webhooks/112233445566/{DISCORD_TOKEN}")
-    );
+    assert_eq!(received[0].uri, format!("/api/webhooks/112233445566/{DISCORD_TOKEN}"));
     assert_eq!(received[0].content_type, "application/json");
     assert_eq!(
         fake.discord_contents(),
@@ -498,9 +451,7 @@ Host: nas"
 #[tokio::test]
 async fn discord_failure_message_is_scrubbed() {
     let fake = Fake::ok().await;
-    let warnings = discord_notifier(&fake, 1)
-        .run_finished(&failure_report())
-        .await;
+    let warnings = discord_notifier(&fake, 1).run_finished(&failure_report()).await;
     assert!(warnings.is_empty(), "{warnings:?}");
     assert_eq!(
         fake.discord_contents(),
@@ -526,9 +477,7 @@ Host: nas"
 #[tokio::test]
 async fn discord_fatal_message() {
     let fake = Fake::ok().await;
-    let warnings = discord_notifier(&fake, 1)
-        .run_finished(&fatal_report())
-        .await;
+    let warnings = discord_notifier(&fake, 1).run_finished(&fatal_report()).await;
     assert!(warnings.is_empty(), "{warnings:?}");
     assert_eq!(
         fake.discord_contents(),
@@ -546,9 +495,7 @@ Host: nas"
 #[tokio::test]
 async fn discord_forty_pages_lists_ten_then_more() {
     let fake = Fake::ok().await;
-    discord_notifier(&fake, 2)
-        .run_finished(&forty_page_report())
-        .await;
+    discord_notifier(&fake, 2).run_finished(&forty_page_report()).await;
     assert_eq!(
         fake.discord_contents(),
         vec![
@@ -577,68 +524,40 @@ Host: nas"
 #[tokio::test]
 async fn discord_huge_report_fits_in_2000_characters() {
     let fake = Fake::ok().await;
-    let warnings = discord_notifier(&fake, 2)
-        .run_finished(&huge_report())
-        .await;
+    let warnings = discord_notifier(&fake, 2).run_finished(&huge_report()).await;
     assert!(warnings.is_empty(), "{warnings:?}");
     let contents = fake.discord_contents();
     assert_eq!(contents.len(), 1);
     let content = &contents[0];
-    assert!(
-        content.chars().count() <= DISCORD_LIMIT,
-        "{}",
-        content.chars().count()
-    );
+    assert!(content.chars().count() <= DISCORD_LIMIT, "{}", content.chars().count());
     assert!(content.encode_utf16().count() <= DISCORD_LIMIT);
     let lines: Vec<&str> = content.lines().collect();
     assert_eq!(lines[0], "⚠️ Notion backup finished with errors");
-    assert_eq!(
-        lines[2],
-        "**Datenbank Nummer 0 — Übersicht 📚**: 200 pages synced, 900 files committed"
-    );
+    assert_eq!(lines[2], "**Datenbank Nummer 0 — Übersicht 📚**: 200 pages synced, 900 files committed");
     // Errors are kept before page names: the compact form lists no names.
     assert_eq!(lines[3], "Errors:");
-    assert!(
-        lines[4].starts_with("• Kaputt 0 ✏️: Zeitüberschreitung"),
-        "{}",
-        lines[4]
-    );
+    assert!(lines[4].starts_with("• Kaputt 0 ✏️: Zeitüberschreitung"), "{}", lines[4]);
     assert!(lines[4].ends_with('…'), "{}", lines[4]);
     assert_eq!(lines[7], "+12 more");
-    assert_eq!(
-        lines[9],
-        "**Datenbank Nummer 1 — Übersicht 📚**: 200 pages synced, 900 files committed"
-    );
+    assert_eq!(lines[9], "**Datenbank Nummer 1 — Übersicht 📚**: 200 pages synced, 900 files committed");
     let omitted = lines[lines.len() - 4];
-    assert!(
-        omitted.starts_with("… ") && omitted.ends_with(" more lines: see the log on nas"),
-        "{omitted}"
-    );
+    assert!(omitted.starts_with("… ") && omitted.ends_with(" more lines: see the log on nas"), "{omitted}");
     assert_eq!(lines[lines.len() - 3], "");
     assert_eq!(lines[lines.len() - 2], "Completed at 2026-11-21 03:00 CET");
     assert_eq!(lines[lines.len() - 1], "Host: nas");
     // The pure function gives the same text.
-    assert_eq!(
-        &discord_message(&huge_report(), chrono_tz::Europe::Berlin, "nas"),
-        content
-    );
+    assert_eq!(&discord_message(&huge_report(), chrono_tz::Europe::Berlin, "nas"), content);
 }
 
 #[tokio::test]
 async fn discord_429_with_retry_after_then_success_sends_twice() {
     let rate_limited = Reply {
         status: 429,
-        headers: vec![
-            ("retry-after", "1".to_string()),
-            ("content-type", "application/json".to_string()),
-        ],
-        body: r#"{"message": "You are being rate limited.", "retry_after": 0.05, "global": false}"#
-            .to_string(),
+        headers: vec![("retry-after", "1".to_string()), ("content-type", "application/json".to_string())],
+        body: r#"{"message": "You are being rate limited.", "retry_after": 0.05, "global": false}"#.to_string(),
     };
     let fake = Fake::start(vec![rate_limited], Reply::status(204)).await;
-    let warnings = discord_notifier(&fake, 2)
-        .run_finished(&success_report())
-        .await;
+    let warnings = discord_notifier(&fake, 2).run_finished(&success_report()).await;
     assert!(warnings.is_empty(), "{warnings:?}");
     let contents = fake.discord_contents();
     assert_eq!(contents.len(), 2);
@@ -647,30 +566,18 @@ async fn discord_429_with_retry_after_then_success_sends_twice() {
 
 #[tokio::test]
 async fn discord_429_with_header_only_then_success_sends_twice() {
-    let rate_limited = Reply {
-        status: 429,
-        headers: vec![("retry-after", "1".to_string())],
-        body: String::new(),
-    };
+    let rate_limited = Reply { status: 429, headers: vec![("retry-after", "1".to_string())], body: String::new() };
     let fake = Fake::start(vec![rate_limited], Reply::status(204)).await;
-    let warnings = discord_notifier(&fake, 2)
-        .run_finished(&success_report())
-        .await;
+    let warnings = discord_notifier(&fake, 2).run_finished(&success_report()).await;
     assert!(warnings.is_empty(), "{warnings:?}");
     assert_eq!(fake.received().len(), 2);
 }
 
 #[tokio::test]
 async fn discord_429_asking_too_long_a_wait_is_dropped_with_a_warning() {
-    let rate_limited = Reply {
-        status: 429,
-        headers: vec![("retry-after", "3600".to_string())],
-        body: String::new(),
-    };
+    let rate_limited = Reply { status: 429, headers: vec![("retry-after", "3600".to_string())], body: String::new() };
     let fake = Fake::start(vec![rate_limited], Reply::status(204)).await;
-    let warnings = discord_notifier(&fake, 2)
-        .run_finished(&success_report())
-        .await;
+    let warnings = discord_notifier(&fake, 2).run_finished(&success_report()).await;
     assert_eq!(fake.received().len(), 1);
     assert_eq!(
         warnings,
@@ -686,9 +593,7 @@ async fn discord_500_forever_gives_up_with_a_warning() {
     let fake = Fake::start(Vec::new(), Reply::status(500)).await;
     assert_eq!(fake.default.status, 500);
     let (logs, _guard) = capture_logs();
-    let warnings = discord_notifier(&fake, 2)
-        .run_finished(&failure_report())
-        .await;
+    let warnings = discord_notifier(&fake, 2).run_finished(&failure_report()).await;
     assert_eq!(fake.received().len(), 3, "bounded by max_attempts");
     assert_eq!(
         warnings,
@@ -710,9 +615,7 @@ async fn discord_400_is_not_retried_and_explains() {
         body: r#"{"content": ["Must be 2000 or fewer in length."]}"#.to_string(),
     };
     let fake = Fake::start(vec![rejected], Reply::status(204)).await;
-    let warnings = discord_notifier(&fake, 2)
-        .run_finished(&success_report())
-        .await;
+    let warnings = discord_notifier(&fake, 2).run_finished(&success_report()).await;
     assert_eq!(fake.received().len(), 1);
     assert_eq!(
         warnings,
@@ -731,9 +634,7 @@ async fn unreachable_receiver_is_a_bounded_warning() {
         l.local_addr().unwrap().port()
     };
     let notifier = Notifier::new(NotifyConfig {
-        discord_webhook_url: Some(format!(
-            "http://127.0.0.1:{port}/api/webhooks/1/{DISCORD_TOKEN}"
-        )),
+        discord_webhook_url: Some(format!("http://127.0.0.1:{port}/api/webhooks/1/{DISCORD_TOKEN}")),
         ..config()
     })
     .with_retry_policy(fast_retry());
@@ -765,10 +666,7 @@ async fn dry_run_sends_nothing_at_all() {
     });
     assert!(notifier.run_started(true).await.is_empty());
     for report in [success_report(), failure_report(), fatal_report()] {
-        let report = RunReport {
-            dry_run: true,
-            ..report
-        };
+        let report = RunReport { dry_run: true, ..report };
         assert!(notifier.run_finished(&report).await.is_empty());
     }
     assert!(discord.received().is_empty());
@@ -779,9 +677,7 @@ async fn dry_run_sends_nothing_at_all() {
 #[tokio::test]
 async fn level_1_without_failures_sends_nothing_to_discord() {
     let fake = Fake::ok().await;
-    let warnings = discord_notifier(&fake, 1)
-        .run_finished(&success_report())
-        .await;
+    let warnings = discord_notifier(&fake, 1).run_finished(&success_report()).await;
     assert!(warnings.is_empty());
     assert!(fake.received().is_empty());
 }
@@ -789,9 +685,7 @@ async fn level_1_without_failures_sends_nothing_to_discord() {
 #[tokio::test]
 async fn level_0_never_sends() {
     let fake = Fake::ok().await;
-    discord_notifier(&fake, 0)
-        .run_finished(&failure_report())
-        .await;
+    discord_notifier(&fake, 0).run_finished(&failure_report()).await;
     assert!(fake.received().is_empty());
 }
 
@@ -800,11 +694,8 @@ async fn level_0_never_sends() {
 // ---------------------------------------------------------------------------------------------
 
 fn health_notifier(fake: &Fake) -> Notifier {
-    Notifier::new(NotifyConfig {
-        healthcheck_url: Some(healthcheck_url(fake)),
-        ..config()
-    })
-    .with_retry_policy(fast_retry())
+    Notifier::new(NotifyConfig { healthcheck_url: Some(healthcheck_url(fake)), ..config() })
+        .with_retry_policy(fast_retry())
 }
 
 #[tokio::test]
@@ -813,17 +704,10 @@ async fn healthcheck_start_then_success() {
     let notifier = health_notifier(&fake);
     assert!(notifier.run_started(false).await.is_empty());
     assert!(notifier.run_finished(&success_report()).await.is_empty());
-    let received: Vec<(String, String)> = fake
-        .received()
-        .into_iter()
-        .map(|r| (r.method, r.uri))
-        .collect();
+    let received: Vec<(String, String)> = fake.received().into_iter().map(|r| (r.method, r.uri)).collect();
     assert_eq!(
         received,
-        vec![
-            ("GET".to_string(), format!("/ping/{HC_UUID}/start")),
-            ("GET".to_string(), format!("/ping/{HC_UUID}")),
-        ]
+        vec![("GET".to_string(), format!("/ping/{HC_UUID}/start")), ("GET".to_string(), format!("/ping/{HC_UUID}")),]
     );
 }
 
@@ -835,19 +719,10 @@ async fn healthcheck_start_then_fail_with_the_summary() {
     assert!(notifier.run_finished(&failure_report()).await.is_empty());
     let received = fake.received();
     assert_eq!(received.len(), 2);
-    assert_eq!(
-        (received[0].method.as_str(), received[0].uri.clone()),
-        ("GET", format!("/ping/{HC_UUID}/start"))
-    );
-    assert_eq!(
-        (received[1].method.as_str(), received[1].uri.clone()),
-        ("POST", format!("/ping/{HC_UUID}/fail"))
-    );
+    assert_eq!((received[0].method.as_str(), received[0].uri.clone()), ("GET", format!("/ping/{HC_UUID}/start")));
+    assert_eq!((received[1].method.as_str(), received[1].uri.clone()), ("POST", format!("/ping/{HC_UUID}/fail")));
     assert_eq!(received[1].content_type, "text/plain; charset=utf-8");
-    assert_eq!(
-        received[1].body,
-        redact::scrub(&summary_text(&failure_report()))
-    );
+    assert_eq!(received[1].body, redact::scrub(&summary_text(&failure_report())));
     assert_no_secret("health-check body", &received[1].body);
 }
 
@@ -858,10 +733,7 @@ async fn healthcheck_ping_failure_is_a_warning() {
     assert_eq!(fake.received().len(), 1);
     assert_eq!(
         warnings,
-        vec![format!(
-            "health-check ping rejected with HTTP 404 by {}/***/start: check HEALTHCHECK_URL",
-            fake.base
-        )]
+        vec![format!("health-check ping rejected with HTTP 404 by {}/***/start: check HEALTHCHECK_URL", fake.base)]
     );
 }
 
@@ -869,10 +741,7 @@ async fn healthcheck_ping_failure_is_a_warning() {
 async fn uptime_kuma_push_gets_status_down_with_a_message() {
     let fake = Fake::start(Vec::new(), Reply::status(200)).await;
     let notifier = Notifier::new(NotifyConfig {
-        healthcheck_url: Some(format!(
-            "{}/api/push/kumaPushToken123456?status=up&msg=OK&ping=",
-            fake.base
-        )),
+        healthcheck_url: Some(format!("{}/api/push/kumaPushToken123456?status=up&msg=OK&ping=", fake.base)),
         ..config()
     });
     notifier.run_started(false).await;
@@ -891,10 +760,7 @@ async fn uptime_kuma_push_gets_status_down_with_a_message() {
 #[tokio::test]
 async fn webhook_gets_the_report_as_json_with_totals() {
     let fake = Fake::ok().await;
-    let notifier = Notifier::new(NotifyConfig {
-        webhook_url: Some(webhook_url(&fake)),
-        ..config()
-    });
+    let notifier = Notifier::new(NotifyConfig { webhook_url: Some(webhook_url(&fake)), ..config() });
     assert!(notifier.run_finished(&failure_report()).await.is_empty());
     let received = fake.received();
     assert_eq!(received.len(), 1);
@@ -930,31 +796,18 @@ async fn webhook_gets_the_report_as_json_with_totals() {
     assert_eq!(projects["label"], "Projects");
     assert_eq!(projects["duration_ms"], 100_000);
     assert_eq!(projects["failed"][0]["title"], "Budget 2026");
+    assert_eq!(projects["failed"][1]["reason"], "Notion answered 500 for Bearer ***\nretried 3 times");
     assert_eq!(
-        projects["failed"][1]["reason"],
-        "Notion answered 500 for Bearer ***\nretried 3 times"
-    );
-    assert_eq!(
-        json["databases"][1]["error"]
-            .as_str()
-            .unwrap()
-            .split(':')
-            .next(),
+        json["databases"][1]["error"].as_str().unwrap().split(':').next(),
         Some("database not shared with the integration")
     );
-    assert!(json["summary"]
-        .as_str()
-        .unwrap()
-        .starts_with("Notion backup finished with errors\n"));
+    assert!(json["summary"].as_str().unwrap().starts_with("Notion backup finished with errors\n"));
 }
 
 #[tokio::test]
 async fn webhook_status_is_fatal_or_ok() {
     let fake = Fake::ok().await;
-    let notifier = Notifier::new(NotifyConfig {
-        webhook_url: Some(webhook_url(&fake)),
-        ..config()
-    });
+    let notifier = Notifier::new(NotifyConfig { webhook_url: Some(webhook_url(&fake)), ..config() });
     notifier.run_finished(&fatal_report()).await;
     notifier.run_finished(&success_report()).await;
     let statuses: Vec<String> = fake
@@ -984,12 +837,7 @@ async fn no_secret_in_any_message_warning_or_log_line() {
     })
     .with_retry_policy(fast_retry());
     let mut warnings = notifier.run_started(false).await;
-    for report in [
-        success_report(),
-        failure_report(),
-        fatal_report(),
-        huge_report(),
-    ] {
+    for report in [success_report(), failure_report(), fatal_report(), huge_report()] {
         warnings.extend(notifier.run_finished(&report).await);
     }
     // The webhook receiver always answers 503: one warning per finished run.

@@ -195,7 +195,10 @@ async fn synced_cycles_unsupported_blocks_and_references() {
 async fn version_2025_09_03_responses_are_understood() {
     let mut w = World::new();
     let page_id = add_page(&mut w, parent_workspace(), "Old version");
-    w.set_children(&page_id, vec![block("meeting_notes", json!({"title": [], "status": "notes_ready", "children": {}}))]);
+    w.set_children(
+        &page_id,
+        vec![block("meeting_notes", json!({"title": [], "status": "notes_ready", "children": {}}))],
+    );
     let fake = FakeNotion::start(w).await;
     let mut cfg = ClientConfig::new(&fake.base_url(), DEFAULT_TOKEN);
     cfg.version = "2025-09-03".into();

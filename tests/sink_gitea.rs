@@ -32,32 +32,20 @@ async fn open(fake: &FakeGitea) -> GiteaSink {
 }
 
 fn w(path: &str, content: &str) -> FileWrite {
-    FileWrite {
-        path: path.into(),
-        content: Content::Bytes(content.as_bytes().to_vec()),
-    }
+    FileWrite { path: path.into(), content: Content::Bytes(content.as_bytes().to_vec()) }
 }
 
 fn page(dir: &str, files: &[(&str, &str)]) -> ChangeSet {
     ChangeSet {
         message: format!("Backup: {dir}"),
-        writes: files
-            .iter()
-            .map(|(n, c)| w(&format!("{dir}/{n}"), c))
-            .collect(),
+        writes: files.iter().map(|(n, c)| w(&format!("{dir}/{n}"), c)).collect(),
         replace_dirs: vec![dir.into()],
         deletes: vec![],
     }
 }
 
 fn text(files: &std::collections::BTreeMap<String, Vec<u8>>, p: &str) -> String {
-    String::from_utf8(
-        files
-            .get(p)
-            .unwrap_or_else(|| panic!("{p} missing: {:?}", files.keys()))
-            .clone(),
-    )
-    .unwrap()
+    String::from_utf8(files.get(p).unwrap_or_else(|| panic!("{p} missing: {:?}", files.keys())).clone()).unwrap()
 }
 
 fn no_token(e: &SinkError) {
@@ -72,16 +60,10 @@ async fn first_commit_into_empty_repo_then_identical_change_set_posts_nothing() 
     assert_eq!(s.branch(), "main");
     assert!(s.files_under("").is_empty());
 
-    let cs = page(
-        "pages/hello",
-        &[("index.md", "# Hello\n"), ("img.png", "\u{89}PNG")],
-    );
+    let cs = page("pages/hello", &[("index.md", "# Hello\n"), ("img.png", "\u{89}PNG")]);
     let out = s.commit(cs.clone()).await.unwrap();
     assert_eq!(out.commits.len(), 1);
-    assert_eq!(
-        out.plan.added,
-        vec!["pages/hello/index.md", "pages/hello/img.png"]
-    );
+    assert_eq!(out.plan.added, vec!["pages/hello/index.md", "pages/hello/img.png"]);
     assert_eq!(out.blob_ids["pages/hello/index.md"], blob_id(b"# Hello\n"));
     let files = fake.files(OWNER, REPO, "main");
     assert_eq!(text(&files, "pages/hello/index.md"), "# Hello\n");
@@ -94,18 +76,11 @@ async fn first_commit_into_empty_repo_then_identical_change_set_posts_nothing() 
     let posts = fake.commit_posts();
     let again = s.commit(cs.clone()).await.unwrap();
     assert!(again.commits.is_empty() && again.plan.is_empty());
-    assert_eq!(
-        fake.commit_posts(),
-        posts,
-        "an unchanged page must not POST"
-    );
+    assert_eq!(fake.commit_posts(), posts, "an unchanged page must not POST");
 
     // A fresh run reads the tree from the server and still sees nothing to do.
     let mut s2 = open(&fake).await;
-    assert_eq!(
-        s2.files_under("pages/hello"),
-        vec!["pages/hello/img.png", "pages/hello/index.md"]
-    );
+    assert_eq!(s2.files_under("pages/hello"), vec!["pages/hello/img.png", "pages/hello/index.md"]);
     assert!(s2.commit(cs).await.unwrap().commits.is_empty());
     assert_eq!(fake.commit_posts(), posts);
     assert_eq!(fake.commit_count(OWNER, REPO, "main"), 1);
@@ -116,34 +91,21 @@ async fn update_and_renamed_page_send_shas_and_replace_the_old_folder_in_one_com
     let fake = FakeGitea::start().await;
     fake.add_repo(OWNER, REPO);
     let mut s = open(&fake).await;
-    s.commit(page("old-title", &[("index.md", "v1"), ("a.png", "A")]))
-        .await
-        .unwrap();
-    s.commit(page("other", &[("index.md", "keep")]))
-        .await
-        .unwrap();
+    s.commit(page("old-title", &[("index.md", "v1"), ("a.png", "A")])).await.unwrap();
+    s.commit(page("other", &[("index.md", "keep")])).await.unwrap();
 
     // The page was renamed and changed: new folder, old folder removed, same commit.
     let mut cs = page("new-title", &[("index.md", "v2"), ("a.png", "A")]);
     cs.deletes = vec!["old-title".into()];
     let out = s.commit(cs).await.unwrap();
     assert_eq!(out.commits.len(), 1);
-    assert_eq!(
-        out.plan.deleted,
-        vec!["old-title/a.png", "old-title/index.md"]
-    );
+    assert_eq!(out.plan.deleted, vec!["old-title/a.png", "old-title/index.md"]);
     let files = fake.files(OWNER, REPO, "main");
-    assert_eq!(
-        files.keys().collect::<Vec<_>>(),
-        vec!["new-title/a.png", "new-title/index.md", "other/index.md"]
-    );
+    assert_eq!(files.keys().collect::<Vec<_>>(), vec!["new-title/a.png", "new-title/index.md", "other/index.md"]);
     assert_eq!(fake.commit_count(OWNER, REPO, "main"), 3);
 
     // Update in place: only the changed file, with the old blob sha; stale asset deleted with its sha.
-    let out = s
-        .commit(page("new-title", &[("index.md", "v3")]))
-        .await
-        .unwrap();
+    let out = s.commit(page("new-title", &[("index.md", "v3")])).await.unwrap();
     assert_eq!(out.plan.changed, vec!["new-title/index.md"]);
     assert_eq!(out.plan.deleted, vec!["new-title/a.png"]);
     let body = fake.commit_bodies().last().unwrap().clone();
@@ -174,19 +136,12 @@ async fn branch_moved_by_another_writer_is_retried_on_the_new_head() {
         fake.external_commit(OWNER, REPO, "main", "notes.md", b"unrelated");
         let out = s.commit(page("p", &[("index.md", "v2")])).await.unwrap();
         assert_eq!(out.commits.len(), 1);
-        assert_eq!(
-            fake.commit_posts(),
-            3,
-            "one refused POST, one retried POST (forgejo={forgejo})"
-        );
+        assert_eq!(fake.commit_posts(), 3, "one refused POST, one retried POST (forgejo={forgejo})");
         let files = fake.files(OWNER, REPO, "main");
         assert_eq!(text(&files, "p/index.md"), "v2");
         assert_eq!(text(&files, "notes.md"), "unrelated");
         assert_eq!(fake.commit_count(OWNER, REPO, "main"), 4);
-        assert!(
-            s.files_under("").contains(&"notes.md".to_string()),
-            "tree re-read after the conflict"
-        );
+        assert!(s.files_under("").contains(&"notes.md".to_string()), "tree re-read after the conflict");
     }
 }
 
@@ -210,11 +165,7 @@ async fn server_error_after_the_commit_landed_is_success_without_a_duplicate_com
     let fake = FakeGitea::start().await;
     fake.add_repo(OWNER, REPO);
     let mut s = open(&fake).await;
-    fake.fail_next_commits(&[CommitFault {
-        status: 502,
-        land: true,
-        html: true,
-    }]);
+    fake.fail_next_commits(&[CommitFault { status: 502, land: true, html: true }]);
     let out = s.commit(page("p", &[("index.md", "v1")])).await.unwrap();
     assert_eq!(fake.commit_posts(), 1, "no second POST");
     assert_eq!(fake.commit_count(OWNER, REPO, "main"), 1);
@@ -222,11 +173,7 @@ async fn server_error_after_the_commit_landed_is_success_without_a_duplicate_com
     assert_eq!(out.commits.len(), 1);
     assert_eq!(head, 1);
 
-    fake.fail_next_commits(&[CommitFault {
-        status: 500,
-        land: true,
-        html: false,
-    }]);
+    fake.fail_next_commits(&[CommitFault { status: 500, land: true, html: false }]);
     s.commit(page("p", &[("index.md", "v2")])).await.unwrap();
     assert_eq!(fake.commit_posts(), 2);
     assert_eq!(fake.commit_count(OWNER, REPO, "main"), 2);
@@ -238,25 +185,14 @@ async fn server_error_before_the_commit_is_retried_and_persistent_errors_are_tra
     let fake = FakeGitea::start().await;
     fake.add_repo(OWNER, REPO);
     let mut s = open(&fake).await;
-    fake.fail_next_commits(&[CommitFault {
-        status: 503,
-        land: false,
-        html: true,
-    }]);
+    fake.fail_next_commits(&[CommitFault { status: 503, land: false, html: true }]);
     s.commit(page("p", &[("index.md", "v1")])).await.unwrap();
     assert_eq!(fake.commit_posts(), 2);
     assert_eq!(fake.commit_count(OWNER, REPO, "main"), 1);
 
-    let fault = CommitFault {
-        status: 500,
-        land: false,
-        html: false,
-    };
+    let fault = CommitFault { status: 500, land: false, html: false };
     fake.fail_next_commits(&[fault, fault, fault]);
-    let e = s
-        .commit(page("p", &[("index.md", "v2")]))
-        .await
-        .unwrap_err();
+    let e = s.commit(page("p", &[("index.md", "v2")])).await.unwrap_err();
     assert!(e.is_transient(), "{e}");
     assert!(e.to_string().contains("HTTP 500"), "{e}");
     no_token(&e);
@@ -271,18 +207,10 @@ async fn rate_limit_429_is_waited_out() {
     let fake = FakeGitea::start().await;
     fake.add_repo(OWNER, REPO);
     let mut s = open(&fake).await;
-    fake.fail_next_commits(&[CommitFault {
-        status: 429,
-        land: false,
-        html: false,
-    }]);
+    fake.fail_next_commits(&[CommitFault { status: 429, land: false, html: false }]);
     let out = s.commit(page("p", &[("index.md", "v1")])).await.unwrap();
     assert_eq!(out.commits.len(), 1);
-    assert_eq!(
-        fake.commit_posts(),
-        2,
-        "the same request sent again after Retry-After"
-    );
+    assert_eq!(fake.commit_posts(), 2, "the same request sent again after Retry-After");
     assert_eq!(fake.commit_count(OWNER, REPO, "main"), 1);
 }
 
@@ -291,24 +219,13 @@ async fn proxy_413_splits_the_change_into_several_commits() {
     let fake = FakeGitea::start().await;
     fake.add_repo(OWNER, REPO);
     let mut s = open(&fake).await;
-    s.commit(page("p", &[("index.md", "v1"), ("old.bin", "old")]))
-        .await
-        .unwrap();
+    s.commit(page("p", &[("index.md", "v1"), ("old.bin", "old")])).await.unwrap();
     let big = "x".repeat(30_000);
-    let files: Vec<(String, String)> = (0..6)
-        .map(|i| (format!("f{i}.bin"), format!("{i}{big}")))
-        .collect();
-    let refs: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
+    let files: Vec<(String, String)> = (0..6).map(|i| (format!("f{i}.bin"), format!("{i}{big}"))).collect();
+    let refs: Vec<(&str, &str)> = files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
     fake.reject_bodies_over(Some(100_000));
     let out = s.commit(page("p", &refs)).await.unwrap();
-    assert!(
-        out.commits.len() >= 3,
-        "split into {} commits",
-        out.commits.len()
-    );
+    assert!(out.commits.len() >= 3, "split into {} commits", out.commits.len());
     let tree = fake.files(OWNER, REPO, "main");
     for (n, c) in &files {
         assert_eq!(text(&tree, &format!("p/{n}")), *c);
@@ -316,42 +233,19 @@ async fn proxy_413_splits_the_change_into_several_commits() {
     assert!(!tree.contains_key("p/index.md") && !tree.contains_key("p/old.bin"));
     // Deletes come in the last commit; earlier parts never delete.
     let bodies = fake.commit_bodies();
-    let accepted: Vec<_> = bodies
-        .iter()
-        .filter(|b| serde_json::to_vec(b).unwrap().len() <= 100_000)
-        .collect();
+    let accepted: Vec<_> = bodies.iter().filter(|b| serde_json::to_vec(b).unwrap().len() <= 100_000).collect();
     let last = accepted.last().unwrap();
-    assert!(last["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|f| f["operation"] == "delete"));
+    assert!(last["files"].as_array().unwrap().iter().any(|f| f["operation"] == "delete"));
     for b in &accepted[1..accepted.len() - 1] {
-        assert!(b["files"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|f| f["operation"] != "delete"));
+        assert!(b["files"].as_array().unwrap().iter().all(|f| f["operation"] != "delete"));
     }
-    assert!(
-        last["message"].as_str().unwrap().contains("part"),
-        "{}",
-        last["message"]
-    );
+    assert!(last["message"].as_str().unwrap().contains("part"), "{}", last["message"]);
 
     // A single file that can never pass the proxy: clear error.
     let huge = "y".repeat(120_000);
-    let e = s
-        .commit(page("q", &[("huge.bin", &huge)]))
-        .await
-        .unwrap_err();
+    let e = s.commit(page("q", &[("huge.bin", &huge)])).await.unwrap_err();
     let m = e.to_string();
-    assert!(
-        m.contains("q/huge.bin")
-            && m.contains("client_max_body_size")
-            && m.contains("GIT_MAX_REQUEST_MB"),
-        "{m}"
-    );
+    assert!(m.contains("q/huge.bin") && m.contains("client_max_body_size") && m.contains("GIT_MAX_REQUEST_MB"), "{m}");
 }
 
 #[tokio::test]
@@ -363,13 +257,8 @@ async fn request_limit_splits_large_pages_and_refuses_a_file_bigger_than_the_lim
     let mut s = GiteaSink::new(cfg).unwrap();
     s.open(true).await.unwrap();
     let chunk = "z".repeat(20_000);
-    let files: Vec<(String, String)> = (0..5)
-        .map(|i| (format!("a{i}.bin"), format!("{i}{chunk}")))
-        .collect();
-    let refs: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
+    let files: Vec<(String, String)> = (0..5).map(|i| (format!("a{i}.bin"), format!("{i}{chunk}"))).collect();
+    let refs: Vec<(&str, &str)> = files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
     let out = s.commit(page("p", &refs)).await.unwrap();
     assert!(out.commits.len() >= 2);
     assert_eq!(fake.commit_posts(), out.commits.len(), "no refused request");
@@ -377,21 +266,11 @@ async fn request_limit_splits_large_pages_and_refuses_a_file_bigger_than_the_lim
 
     let posts = fake.commit_posts();
     let big = "b".repeat(70_000);
-    let e = s
-        .commit(page("p2", &[("index.md", "ok"), ("big.bin", &big)]))
-        .await
-        .unwrap_err();
+    let e = s.commit(page("p2", &[("index.md", "ok"), ("big.bin", &big)])).await.unwrap_err();
     let m = e.to_string();
-    assert!(
-        m.contains("p2/big.bin") && m.contains("GIT_MAX_REQUEST_MB"),
-        "{m}"
-    );
+    assert!(m.contains("p2/big.bin") && m.contains("GIT_MAX_REQUEST_MB"), "{m}");
     assert!(!e.is_transient());
-    assert_eq!(
-        fake.commit_posts(),
-        posts,
-        "nothing committed for a page that cannot fit"
-    );
+    assert_eq!(fake.commit_posts(), posts, "nothing committed for a page that cannot fit");
 }
 
 #[tokio::test]
@@ -401,10 +280,7 @@ async fn missing_repository_is_a_clear_error_or_created_when_allowed() {
     let e = s.open(true).await.unwrap_err();
     assert!(matches!(e, SinkError::Missing(_)));
     let m = e.to_string();
-    assert!(
-        m.contains("alice/nope") && m.contains("GIT_CREATE_REPOS=1"),
-        "{m}"
-    );
+    assert!(m.contains("alice/nope") && m.contains("GIT_CREATE_REPOS=1"), "{m}");
 
     // Created under the token's user, private and empty, then the first commit works.
     let mut cfg = config(&fake, USER, "new-backup");
@@ -413,25 +289,16 @@ async fn missing_repository_is_a_clear_error_or_created_when_allowed() {
     let mut s = GiteaSink::new(cfg).unwrap();
     s.open(true).await.unwrap();
     assert!(fake.repo(USER, "new-backup").is_some());
-    assert!(fake
-        .requests()
-        .iter()
-        .any(|(m, p)| m == "POST" && p == "/api/v1/user/repos"));
+    assert!(fake.requests().iter().any(|(m, p)| m == "POST" && p == "/api/v1/user/repos"));
     s.commit(page("p", &[("index.md", "x")])).await.unwrap();
-    assert_eq!(
-        text(&fake.files(USER, "new-backup", "backup"), "p/index.md"),
-        "x"
-    );
+    assert_eq!(text(&fake.files(USER, "new-backup", "backup"), "p/index.md"), "x");
 
     // Under an organisation.
     let mut cfg = config(&fake, "backups-org", "team-wiki");
     cfg.create_repos = true;
     let mut s = GiteaSink::new(cfg).unwrap();
     s.open(true).await.unwrap();
-    assert!(fake
-        .requests()
-        .iter()
-        .any(|(m, p)| m == "POST" && p == "/api/v1/orgs/backups-org/repos"));
+    assert!(fake.requests().iter().any(|(m, p)| m == "POST" && p == "/api/v1/orgs/backups-org/repos"));
     assert!(fake.repo("backups-org", "team-wiki").is_some());
 
     // open(false) never creates, even when configured to.
@@ -460,37 +327,22 @@ async fn permanent_errors_say_what_to_do() {
     fake.add_repo(OWNER, REPO);
 
     fake.set_version("1.19.4");
-    let e = GiteaSink::new(config(&fake, OWNER, REPO))
-        .unwrap()
-        .open(true)
-        .await
-        .unwrap_err();
+    let e = GiteaSink::new(config(&fake, OWNER, REPO)).unwrap().open(true).await.unwrap_err();
     assert!(e.to_string().contains("1.20"), "{e}");
     fake.set_version("1.21.11-1");
 
     let mut cfg = config(&fake, OWNER, REPO);
     cfg.token = "wrong-token".into();
     let e = GiteaSink::new(cfg).unwrap().open(true).await.unwrap_err();
-    assert!(
-        e.to_string().contains("GIT_TOKEN") && !e.to_string().contains("wrong-token"),
-        "{e}"
-    );
+    assert!(e.to_string().contains("GIT_TOKEN") && !e.to_string().contains("wrong-token"), "{e}");
 
     fake.set_archived(OWNER, REPO, true);
-    let e = GiteaSink::new(config(&fake, OWNER, REPO))
-        .unwrap()
-        .open(true)
-        .await
-        .unwrap_err();
+    let e = GiteaSink::new(config(&fake, OWNER, REPO)).unwrap().open(true).await.unwrap_err();
     assert!(e.to_string().contains("archived"), "{e}");
     fake.set_archived(OWNER, REPO, false);
 
     fake.set_push(OWNER, REPO, false);
-    let e = GiteaSink::new(config(&fake, OWNER, REPO))
-        .unwrap()
-        .open(true)
-        .await
-        .unwrap_err();
+    let e = GiteaSink::new(config(&fake, OWNER, REPO)).unwrap().open(true).await.unwrap_err();
     assert!(e.to_string().contains("cannot push"), "{e}");
     fake.set_push(OWNER, REPO, true);
 
@@ -498,10 +350,7 @@ async fn permanent_errors_say_what_to_do() {
     let mut s = open(&fake).await;
     fake.set_archived(OWNER, REPO, true);
     let e = s.commit(page("p", &[("index.md", "x")])).await.unwrap_err();
-    assert!(
-        e.to_string().contains("archived") && !e.is_transient(),
-        "{e}"
-    );
+    assert!(e.to_string().contains("archived") && !e.is_transient(), "{e}");
     no_token(&e);
 
     let mut cfg = config(&fake, OWNER, REPO);
@@ -520,25 +369,11 @@ async fn hostile_paths_are_rejected_before_any_request() {
     let fake = FakeGitea::start().await;
     fake.add_repo(OWNER, REPO);
     let mut s = open(&fake).await;
-    for bad in [
-        "../escape.md",
-        ".git/config",
-        "p/.git/hooks/post-commit",
-        "/abs.md",
-        "p//x.md",
-    ] {
-        let cs = ChangeSet {
-            message: "m".into(),
-            writes: vec![w(bad, "x")],
-            ..Default::default()
-        };
+    for bad in ["../escape.md", ".git/config", "p/.git/hooks/post-commit", "/abs.md", "p//x.md"] {
+        let cs = ChangeSet { message: "m".into(), writes: vec![w(bad, "x")], ..Default::default() };
         let e = s.commit(cs).await.unwrap_err();
         assert!(e.to_string().contains("unsafe"), "{bad}: {e}");
-        let cs = ChangeSet {
-            message: "m".into(),
-            deletes: vec![bad.into()],
-            ..Default::default()
-        };
+        let cs = ChangeSet { message: "m".into(), deletes: vec![bad.into()], ..Default::default() };
         assert!(s.commit(cs).await.is_err(), "{bad}");
     }
     assert_eq!(fake.commit_posts(), 0);
@@ -555,10 +390,7 @@ async fn staged_files_are_committed_byte_for_byte_and_big_trees_are_paged() {
     let bytes: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 256) as u8).collect();
     std::fs::write(&staged, &bytes).unwrap();
     let mut cs = page("p", &[("index.md", "photo")]);
-    cs.writes.push(FileWrite {
-        path: "p/photo.jpg".into(),
-        content: Content::File(staged.clone()),
-    });
+    cs.writes.push(FileWrite { path: "p/photo.jpg".into(), content: Content::File(staged.clone()) });
     for i in 0..8 {
         cs.writes.push(w(&format!("p/n{i}.md"), &i.to_string()));
     }
@@ -569,11 +401,7 @@ async fn staged_files_are_committed_byte_for_byte_and_big_trees_are_paged() {
     // A new run pages through the tree 3 entries at a time and finds all 10 files + the folder.
     let mut s2 = open(&fake).await;
     assert_eq!(s2.files_under("p").len(), 10);
-    let tree_reads = fake
-        .requests()
-        .iter()
-        .filter(|(_, p)| p.contains("/git/trees/"))
-        .count();
+    let tree_reads = fake.requests().iter().filter(|(_, p)| p.contains("/git/trees/")).count();
     assert!(tree_reads >= 4, "{tree_reads}");
     assert!(s2.commit(cs).await.unwrap().commits.is_empty());
 }

@@ -30,21 +30,9 @@ struct Detail {
 
 /// Tried in order until the message fits: everything, then errors only, then short errors.
 const DETAILS: [Detail; 3] = [
-    Detail {
-        names: 10,
-        failures: 10,
-        item_chars: 200,
-    },
-    Detail {
-        names: 0,
-        failures: 10,
-        item_chars: 200,
-    },
-    Detail {
-        names: 0,
-        failures: 3,
-        item_chars: 80,
-    },
+    Detail { names: 10, failures: 10, item_chars: 200 },
+    Detail { names: 0, failures: 10, item_chars: 200 },
+    Detail { names: 0, failures: 3, item_chars: 80 },
 ];
 const MAX_FATAL_CHARS: usize = 500;
 const MAX_HOST_CHARS: usize = 100;
@@ -64,10 +52,7 @@ pub fn discord_message(report: &RunReport, tz: Tz, host: &str) -> String {
     let header = header(report);
     let footer = format!(
         "Completed at {}\nHost: {}",
-        report
-            .finished_at
-            .with_timezone(&tz)
-            .format("%Y-%m-%d %H:%M %Z"),
+        report.finished_at.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z"),
         show(host, MAX_HOST_CHARS),
     );
     for detail in DETAILS {
@@ -94,25 +79,18 @@ pub fn discord_message(report: &RunReport, tz: Tz, host: &str) -> String {
         }
     }
     // Unreachable with the caps above; kept so the limit holds whatever they become.
-    redact::scrub(&cut_to_units(
-        &assemble(&header, &[], &footer),
-        DISCORD_LIMIT,
-    ))
+    redact::scrub(&cut_to_units(&assemble(&header, &[], &footer), DISCORD_LIMIT))
 }
 
 fn header(report: &RunReport) -> String {
-    let all_databases_failed =
-        !report.databases.is_empty() && report.databases.iter().all(|d| d.error.is_some());
+    let all_databases_failed = !report.databases.is_empty() && report.databases.iter().all(|d| d.error.is_some());
     match report.status() {
         RunStatus::Ok => "✅ Notion backup complete".to_string(),
-        RunStatus::Failed if !all_databases_failed => {
-            "⚠️ Notion backup finished with errors".to_string()
-        }
+        RunStatus::Failed if !all_databases_failed => "⚠️ Notion backup finished with errors".to_string(),
         RunStatus::Failed => "❌ Notion backup failed".to_string(),
-        RunStatus::Fatal => format!(
-            "❌ Notion backup failed\n{}",
-            show(report.fatal.as_deref().unwrap_or_default(), MAX_FATAL_CHARS)
-        ),
+        RunStatus::Fatal => {
+            format!("❌ Notion backup failed\n{}", show(report.fatal.as_deref().unwrap_or_default(), MAX_FATAL_CHARS))
+        }
     }
 }
 
@@ -135,11 +113,7 @@ fn database_section(lines: &mut Vec<String>, db: &DatabaseReport, detail: Detail
         show(&db.label, detail.item_chars),
         if synced == 1 { "page" } else { "pages" },
         db.files_committed,
-        if db.files_committed == 1 {
-            "file"
-        } else {
-            "files"
-        },
+        if db.files_committed == 1 { "file" } else { "files" },
     );
     if !db.deleted.is_empty() {
         head.push_str(&format!(", {} deleted", db.deleted.len()));
@@ -218,10 +192,7 @@ fn show(text: &str, max: usize) -> String {
 fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        if matches!(
-            c,
-            '\\' | '*' | '_' | '~' | '`' | '|' | '[' | ']' | '<' | '>'
-        ) {
+        if matches!(c, '\\' | '*' | '_' | '~' | '`' | '|' | '[' | ']' | '<' | '>') {
             out.push('\\');
         }
         out.push(c);
@@ -230,18 +201,11 @@ fn escape(text: &str) -> String {
 }
 
 /// Posts the message for `report` to the webhook.
-pub(super) async fn send(
-    notifier: &Notifier,
-    url: &str,
-    report: &RunReport,
-) -> Result<(), NotifyError> {
+pub(super) async fn send(notifier: &Notifier, url: &str, report: &RunReport) -> Result<(), NotifyError> {
     let url = parse_url(Target::Discord, url)?;
     let content = discord_message(report, notifier.cfg.timezone, &notifier.cfg.hostname);
     let payload = json!({ "content": content, "allowed_mentions": { "parse": [] } });
-    deliver(notifier, Target::Discord, url.as_str(), |client| {
-        client.post(url.clone()).json(&payload)
-    })
-    .await
+    deliver(notifier, Target::Discord, url.as_str(), |client| client.post(url.clone()).json(&payload)).await
 }
 
 #[cfg(test)]
@@ -251,10 +215,7 @@ mod tests {
     #[test]
     fn levels() {
         let ok = RunReport::default();
-        let failed = RunReport {
-            fatal: Some("no token".into()),
-            ..RunReport::default()
-        };
+        let failed = RunReport { fatal: Some("no token".into()), ..RunReport::default() };
         assert!(!should_send(0, &failed));
         assert!(!should_send(1, &ok));
         assert!(should_send(1, &failed));
@@ -264,19 +225,13 @@ mod tests {
 
     #[test]
     fn markdown_and_mentions_are_escaped() {
-        assert_eq!(
-            escape("a*b_c~`|[x](y)<@1>\\"),
-            "a\\*b\\_c\\~\\`\\|\\[x\\](y)\\<@1\\>\\\\"
-        );
+        assert_eq!(escape("a*b_c~`|[x](y)<@1>\\"), "a\\*b\\_c\\~\\`\\|\\[x\\](y)\\<@1\\>\\\\");
     }
 
     #[test]
     fn secret_with_markdown_characters_is_scrubbed_before_escaping() {
         redact::register_secret("ntn_discord_unit_secret");
-        let report = RunReport {
-            fatal: Some("bad token ntn_discord_unit_secret".into()),
-            ..RunReport::default()
-        };
+        let report = RunReport { fatal: Some("bad token ntn_discord_unit_secret".into()), ..RunReport::default() };
         let message = discord_message(&report, chrono_tz::UTC, "host_ntn_discord_unit_secret");
         assert!(!message.contains("ntn"), "{message}");
         assert!(message.contains("bad token \\*\\*\\*"), "{message}");

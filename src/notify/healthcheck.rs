@@ -36,11 +36,7 @@ pub fn ping_url(base: &url::Url, signal: Signal, message: &str) -> Option<url::U
             .filter(|(k, _)| k != "status" && k != "msg")
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
-        url.query_pairs_mut()
-            .clear()
-            .extend_pairs(kept)
-            .append_pair("status", status)
-            .append_pair("msg", &msg);
+        url.query_pairs_mut().clear().extend_pairs(kept).append_pair("status", status).append_pair("msg", &msg);
         return Some(url);
     }
     let suffix = match signal {
@@ -68,11 +64,7 @@ pub(super) async fn start(notifier: &Notifier, url: &str) -> Result<(), NotifyEr
     }
 }
 
-pub(super) async fn finish(
-    notifier: &Notifier,
-    url: &str,
-    report: &RunReport,
-) -> Result<(), NotifyError> {
+pub(super) async fn finish(notifier: &Notifier, url: &str, report: &RunReport) -> Result<(), NotifyError> {
     let base = parse_url(Target::HealthCheck, url)?;
     if !report.has_failures() {
         return match ping_url(&base, Signal::Success, "") {
@@ -93,19 +85,13 @@ pub(super) async fn finish(
         return Ok(());
     };
     deliver(notifier, Target::HealthCheck, ping.as_str(), |client| {
-        client
-            .post(ping.clone())
-            .header(reqwest::header::CONTENT_TYPE, "text/plain; charset=utf-8")
-            .body(body.clone())
+        client.post(ping.clone()).header(reqwest::header::CONTENT_TYPE, "text/plain; charset=utf-8").body(body.clone())
     })
     .await
 }
 
 async fn get(notifier: &Notifier, ping: url::Url) -> Result<(), NotifyError> {
-    deliver(notifier, Target::HealthCheck, ping.as_str(), |client| {
-        client.get(ping.clone())
-    })
-    .await
+    deliver(notifier, Target::HealthCheck, ping.as_str(), |client| client.get(ping.clone())).await
 }
 
 #[cfg(test)]
@@ -123,15 +109,9 @@ mod tests {
     #[test]
     fn healthchecks_io_convention() {
         let base = "https://hc-ping.com/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
-        assert_eq!(
-            ping(base, Signal::Start, "").unwrap(),
-            format!("{base}/start")
-        );
+        assert_eq!(ping(base, Signal::Start, "").unwrap(), format!("{base}/start"));
         assert_eq!(ping(base, Signal::Success, "").unwrap(), base);
-        assert_eq!(
-            ping(base, Signal::Fail, "x").unwrap(),
-            format!("{base}/fail")
-        );
+        assert_eq!(ping(base, Signal::Fail, "x").unwrap(), format!("{base}/fail"));
     }
 
     #[test]

@@ -24,11 +24,7 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self {
-            max_attempts: 3,
-            backoff: Duration::from_secs(1),
-            max_retry_after: Duration::from_secs(60),
-        }
+        Self { max_attempts: 3, backoff: Duration::from_secs(1), max_retry_after: Duration::from_secs(60) }
     }
 }
 
@@ -68,26 +64,13 @@ pub enum NotifyError {
     #[error("{target} not sent: could not set up HTTP ({detail})")]
     Client { target: Target, detail: String },
     #[error("{target} rejected with HTTP {status} by {url}{detail}: check {setting}", setting = target.setting())]
-    Rejected {
-        target: Target,
-        url: String,
-        status: u16,
-        detail: String,
-    },
-    #[error("{target} not sent: {url} asked to wait {wait_secs:.0}s (HTTP 429), longer than the {max_secs}s this run waits")]
-    RateLimited {
-        target: Target,
-        url: String,
-        wait_secs: f64,
-        max_secs: u64,
-    },
+    Rejected { target: Target, url: String, status: u16, detail: String },
+    #[error(
+        "{target} not sent: {url} asked to wait {wait_secs:.0}s (HTTP 429), longer than the {max_secs}s this run waits"
+    )]
+    RateLimited { target: Target, url: String, wait_secs: f64, max_secs: u64 },
     #[error("{target} not sent after {attempts} attempts to {url} (last: {last}); it is retried next run")]
-    GaveUp {
-        target: Target,
-        url: String,
-        attempts: u32,
-        last: String,
-    },
+    GaveUp { target: Target, url: String, attempts: u32, last: String },
 }
 
 /// The wait a 429 response asks for: Discord's JSON `retry_after` (float seconds, the more
@@ -97,16 +80,9 @@ pub fn retry_after(headers: &HeaderMap, body: &str) -> Option<Duration> {
     let from_body = serde_json::from_str::<serde_json::Value>(body)
         .ok()
         .and_then(|v| v.get("retry_after").and_then(serde_json::Value::as_f64));
-    let from_header = || {
-        headers
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<f64>().ok())
-    };
-    from_body
-        .or_else(from_header)
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
+    let from_header =
+        || headers.get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<f64>().ok());
+    from_body.or_else(from_header).filter(|s| s.is_finite() && *s >= 0.0).map(Duration::from_secs_f64)
 }
 
 /// Sends the request built by `make` until it succeeds (2xx), fails permanently or the policy
@@ -117,13 +93,7 @@ pub(super) async fn deliver(
     url: &str,
     make: impl Fn(&reqwest::Client) -> RequestBuilder,
 ) -> Result<(), NotifyError> {
-    let client = notifier
-        .client
-        .as_ref()
-        .map_err(|detail| NotifyError::Client {
-            target,
-            detail: detail.clone(),
-        })?;
+    let client = notifier.client.as_ref().map_err(|detail| NotifyError::Client { target, detail: detail.clone() })?;
     let policy = &notifier.retry;
     let shown = redact::redact_url(url);
     let mut attempt = 0;
@@ -149,34 +119,19 @@ pub(super) async fn deliver(
                 }
                 (wait, "HTTP 429 Too Many Requests".to_string())
             }
-            Ok(resp) if resp.status().is_server_error() => {
-                (backoff, format!("HTTP {}", resp.status().as_u16()))
-            }
+            Ok(resp) if resp.status().is_server_error() => (backoff, format!("HTTP {}", resp.status().as_u16())),
             Ok(resp) => {
                 let status = resp.status().as_u16();
                 let body = resp.text().await.unwrap_or_default();
-                return Err(NotifyError::Rejected {
-                    target,
-                    url: shown,
-                    status,
-                    detail: detail(&body),
-                });
+                return Err(NotifyError::Rejected { target, url: shown, status, detail: detail(&body) });
             }
             Err(e) if e.is_builder() => return Err(NotifyError::InvalidUrl { target }),
             Err(e) => (backoff, redact::scrub(&e.without_url().to_string())),
         };
         if attempt >= policy.max_attempts {
-            return Err(NotifyError::GaveUp {
-                target,
-                url: shown,
-                attempts: attempt,
-                last,
-            });
+            return Err(NotifyError::GaveUp { target, url: shown, attempts: attempt, last });
         }
-        tracing::debug!(
-            "{target} to {shown} failed ({last}); retrying in {:.1}s",
-            wait.as_secs_f64()
-        );
+        tracing::debug!("{target} to {shown} failed ({last}); retrying in {:.1}s", wait.as_secs_f64());
         tokio::time::sleep(wait).await;
     }
 }
@@ -215,32 +170,19 @@ mod tests {
 
     #[test]
     fn retry_after_prefers_discord_json_float() {
-        let body =
-            r#"{"message": "You are being rate limited.", "retry_after": 0.25, "global": false}"#;
-        assert_eq!(
-            retry_after(&headers("1"), body),
-            Some(Duration::from_millis(250))
-        );
+        let body = r#"{"message": "You are being rate limited.", "retry_after": 0.25, "global": false}"#;
+        assert_eq!(retry_after(&headers("1"), body), Some(Duration::from_millis(250)));
     }
 
     #[test]
     fn retry_after_falls_back_to_header_seconds() {
-        assert_eq!(
-            retry_after(&headers("2"), "not json"),
-            Some(Duration::from_secs(2))
-        );
-        assert_eq!(
-            retry_after(&headers("1.5"), ""),
-            Some(Duration::from_millis(1500))
-        );
+        assert_eq!(retry_after(&headers("2"), "not json"), Some(Duration::from_secs(2)));
+        assert_eq!(retry_after(&headers("1.5"), ""), Some(Duration::from_millis(1500)));
     }
 
     #[test]
     fn retry_after_ignores_dates_and_negative_values() {
-        assert_eq!(
-            retry_after(&headers("Wed, 21 Oct 2015 07:28:00 GMT"), ""),
-            None
-        );
+        assert_eq!(retry_after(&headers("Wed, 21 Oct 2015 07:28:00 GMT"), ""), None);
         assert_eq!(retry_after(&headers("-3"), ""), None);
         assert_eq!(retry_after(&HeaderMap::new(), "{}"), None);
     }

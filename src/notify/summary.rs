@@ -13,10 +13,7 @@ pub fn summary_text(report: &RunReport) -> String {
     let status = match report.status() {
         RunStatus::Ok => "Notion backup complete".to_string(),
         RunStatus::Failed => "Notion backup finished with errors".to_string(),
-        RunStatus::Fatal => format!(
-            "Notion backup failed: {}",
-            one_line(report.fatal.as_deref().unwrap_or_default())
-        ),
+        RunStatus::Fatal => format!("Notion backup failed: {}", one_line(report.fatal.as_deref().unwrap_or_default())),
     };
     out.push_str(&status);
     if report.dry_run {
@@ -75,13 +72,7 @@ fn database_lines(out: &mut String, db: &DatabaseReport) {
         let _ = writeln!(out, "  error: {}", one_line(error));
     }
     for failure in &db.failed {
-        let _ = writeln!(
-            out,
-            "  failed: {} [{}]: {}",
-            title(&failure.title),
-            failure.id,
-            one_line(&failure.reason)
-        );
+        let _ = writeln!(out, "  failed: {} [{}]: {}", title(&failure.title), failure.id, one_line(&failure.reason));
     }
     if !db.commits.is_empty() {
         let ids: Vec<&str> = db.commits.iter().map(|c| short_commit(c)).collect();

@@ -62,15 +62,8 @@ pub fn webhook_payload(report: &RunReport, host: &str) -> Value {
     serde_json::from_str(&redact::scrub(&text)).unwrap_or(Value::Null)
 }
 
-pub(super) async fn send(
-    notifier: &Notifier,
-    url: &str,
-    report: &RunReport,
-) -> Result<(), NotifyError> {
+pub(super) async fn send(notifier: &Notifier, url: &str, report: &RunReport) -> Result<(), NotifyError> {
     let url = parse_url(Target::Webhook, url)?;
     let payload = webhook_payload(report, &notifier.cfg.hostname);
-    deliver(notifier, Target::Webhook, url.as_str(), |client| {
-        client.post(url.clone()).json(&payload)
-    })
-    .await
+    deliver(notifier, Target::Webhook, url.as_str(), |client| client.post(url.clone()).json(&payload)).await
 }

@@ -81,7 +81,11 @@ impl NotionClient {
     }
 
     /// One window of a data source query: pages of results for `body` (filter/sorts).
-    fn query_pages(&self, data_source_id: &str, body: Value) -> BoxStream<'static, Result<ListPage<Page>, NotionError>> {
+    fn query_pages(
+        &self,
+        data_source_id: &str,
+        body: Value,
+    ) -> BoxStream<'static, Result<ListPage<Page>, NotionError>> {
         let client = self.clone();
         let path = format!("/data_sources/{}/query", enc(data_source_id));
         let what = format!("query of data source {}", ids::dashed(data_source_id));
@@ -138,7 +142,11 @@ impl NotionClient {
                     message: "more than 10,000 rows share one created_time; the rest cannot be listed".into(),
                 });
             }
-            tracing::debug!(data_source_id, rows = out.len(), "query hit the row cap; continuing after the last created_time");
+            tracing::debug!(
+                data_source_id,
+                rows = out.len(),
+                "query hit the row cap; continuing after the last created_time"
+            );
             after = last;
         }
     }
@@ -175,7 +183,13 @@ impl NotionClient {
                 let v: Value = client.request(Method::GET, &path, &q, None, &what).await?;
                 // Simple types answer with one property_item, not a list.
                 if v.get("object").and_then(Value::as_str) == Some("property_item") {
-                    return Ok(ListPage { results: vec![v], next_cursor: None, has_more: false, request_status: None, property_item: None });
+                    return Ok(ListPage {
+                        results: vec![v],
+                        next_cursor: None,
+                        has_more: false,
+                        request_status: None,
+                        property_item: None,
+                    });
                 }
                 serde_json::from_value::<ListPage<Value>>(v)
                     .map_err(|e| NotionError::Decode { what: what.clone(), message: e.to_string() })
@@ -224,7 +238,9 @@ fn merge_property_items(kind: &PropertyKind, items: &[Value]) -> Option<Property
     let values: Vec<Value> = items.iter().filter_map(|i| i.get(field).cloned()).collect();
     let whole = json!({"type": field, field: values});
     match (kind, PropertyKind::from_value(&whole)) {
-        (PropertyKind::Relation { .. }, PropertyKind::Relation { ids, .. }) => Some(PropertyKind::Relation { ids, has_more: false }),
+        (PropertyKind::Relation { .. }, PropertyKind::Relation { ids, .. }) => {
+            Some(PropertyKind::Relation { ids, has_more: false })
+        }
         (_, PropertyKind::Unknown { .. }) => None,
         (_, k) => Some(k),
     }
@@ -233,24 +249,6 @@ fn merge_property_items(kind: &PropertyKind, items: &[Value]) -> Option<Property
 fn is_linked_message(m: &str) -> bool {
     let m = m.to_ascii_lowercase();
     m.contains("linked database") || m.contains("does not contain any data sources accessible")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn merges_relation_items() {
-        let items: Vec<Value> = (0..40).map(|i| json!({"object":"property_item","type":"relation","relation":{"id": format!("r{i}")}})).collect();
-        let k = merge_property_items(&PropertyKind::Relation { ids: vec![], has_more: true }, &items).unwrap();
-        match k {
-            PropertyKind::Relation { ids, has_more } => {
-                assert_eq!(ids.len(), 40);
-                assert!(!has_more);
-            }
-            other => panic!("{other:?}"),
-        }
-    }
 }
 
 impl NotionClient {
@@ -268,5 +266,25 @@ impl NotionClient {
                 client.request::<ListPage<User>>(Method::GET, "/users", &q, None, "the list of users").await
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merges_relation_items() {
+        let items: Vec<Value> = (0..40)
+            .map(|i| json!({"object":"property_item","type":"relation","relation":{"id": format!("r{i}")}}))
+            .collect();
+        let k = merge_property_items(&PropertyKind::Relation { ids: vec![], has_more: true }, &items).unwrap();
+        match k {
+            PropertyKind::Relation { ids, has_more } => {
+                assert_eq!(ids.len(), 40);
+                assert!(!has_more);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -151,7 +151,12 @@ impl NotionClient {
             };
             let elapsed = start.elapsed();
             if attempt >= policy.max_attempts || elapsed >= policy.max_total {
-                return Err(NotionError::Exhausted { what: what.to_string(), attempts: attempt, elapsed, last: reason });
+                return Err(NotionError::Exhausted {
+                    what: what.to_string(),
+                    attempts: attempt,
+                    elapsed,
+                    last: reason,
+                });
             }
             self.inner.stats.retries.fetch_add(1, Ordering::Relaxed);
             let backoff = wait.unwrap_or_else(|| {
@@ -191,11 +196,8 @@ impl NotionClient {
             Err(e) => return Err(Attempt::Retry { reason: describe_reqwest_error(&e), wait: None }),
         };
         let status = resp.status();
-        let retry_after = resp
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse_retry_after);
+        let retry_after =
+            resp.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
         let text = match resp.text().await {
             Ok(t) => t,
             Err(e) => return Err(Attempt::Retry { reason: describe_reqwest_error(&e), wait: None }),
@@ -216,7 +218,9 @@ impl NotionClient {
                 self.inner.limiter.pause(wait);
                 Err(Attempt::Retry { reason: format!("HTTP {status} {code}"), wait: Some(wait) })
             }
-            500 | 502 | 503 | 504 => Err(Attempt::Retry { reason: format!("HTTP {status} {code} {message}"), wait: retry_after }),
+            500 | 502 | 503 | 504 => {
+                Err(Attempt::Retry { reason: format!("HTTP {status} {code} {message}"), wait: retry_after })
+            }
             401 => Err(Attempt::Fail(NotionError::Unauthorized)),
             404 => Err(Attempt::Fail(NotionError::NotFound { what: what.to_string(), message })),
             403 => Err(Attempt::Fail(NotionError::Forbidden { what: what.to_string(), code, message })),
@@ -271,7 +275,6 @@ fn describe_reqwest_error(e: &reqwest::Error) -> String {
     msg
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,7 +289,9 @@ mod tests {
 
     #[test]
     fn error_body_fields() {
-        let (c, m) = error_fields(r#"{"object":"error","status":404,"code":"object_not_found","message":"Could not find page"}"#);
+        let (c, m) = error_fields(
+            r#"{"object":"error","status":404,"code":"object_not_found","message":"Could not find page"}"#,
+        );
         assert_eq!((c.as_str(), m.as_str()), ("object_not_found", "Could not find page"));
         let (c, _) = error_fields("<html>502 Bad Gateway</html>");
         assert_eq!(c, "non_json");

@@ -114,16 +114,36 @@ pub enum RichTextKind {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Mention {
     User(User),
-    Page { id: String },
-    Database { id: String },
-    DataSource { id: String },
+    Page {
+        id: String,
+    },
+    Database {
+        id: String,
+    },
+    DataSource {
+        id: String,
+    },
     Date(DateValue),
-    LinkPreview { url: String },
-    LinkMention { href: String, title: Option<String> },
+    LinkPreview {
+        url: String,
+    },
+    LinkMention {
+        href: String,
+        title: Option<String>,
+    },
     /// `template_mention_date` (`today`/`now`) or `template_mention_user` (`me`).
-    TemplateMention { value: String },
-    CustomEmoji { id: String, name: Option<String>, url: Option<String> },
-    Unknown { kind: String, raw: Value },
+    TemplateMention {
+        value: String,
+    },
+    CustomEmoji {
+        id: String,
+        name: Option<String>,
+        url: Option<String>,
+    },
+    Unknown {
+        kind: String,
+        raw: Value,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
@@ -176,9 +196,7 @@ fn parse_rich_text_kind(kind: &str, p: &Value) -> Option<RichTextKind> {
             let t: T = parse(p).ok()?;
             RichTextKind::Text { content: t.content, link: t.link }
         }
-        "equation" => RichTextKind::Equation {
-            expression: p.get("expression")?.as_str()?.to_string(),
-        },
+        "equation" => RichTextKind::Equation { expression: p.get("expression")?.as_str()?.to_string() },
         "mention" => RichTextKind::Mention(parse_mention(p)),
         _ => return None,
     })
@@ -232,10 +250,20 @@ pub fn plain_text(rt: &[RichText]) -> String {
 #[derive(Debug, Clone, PartialEq)]
 pub enum FileObject {
     /// Notion-hosted: the URL is signed and valid for about an hour.
-    Hosted { url: String, expiry_time: Option<String> },
-    External { url: String },
-    Upload { id: String },
-    Unknown { kind: String, raw: Value },
+    Hosted {
+        url: String,
+        expiry_time: Option<String>,
+    },
+    External {
+        url: String,
+    },
+    Upload {
+        id: String,
+    },
+    Unknown {
+        kind: String,
+        raw: Value,
+    },
 }
 
 impl FileObject {
@@ -247,10 +275,7 @@ impl FileObject {
         match (kind.as_str(), url) {
             ("file", Some(u)) => FileObject::Hosted {
                 url: u.to_string(),
-                expiry_time: inner
-                    .and_then(|i| i.get("expiry_time"))
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
+                expiry_time: inner.and_then(|i| i.get("expiry_time")).and_then(Value::as_str).map(str::to_string),
             },
             ("external", Some(u)) => FileObject::External { url: u.to_string() },
             ("file_upload", _) => FileObject::Upload {
@@ -284,10 +309,20 @@ impl<'de> Deserialize<'de> for FileObject {
 pub enum Icon {
     Emoji(String),
     File(FileObject),
-    CustomEmoji { id: String, name: Option<String>, url: Option<String> },
+    CustomEmoji {
+        id: String,
+        name: Option<String>,
+        url: Option<String>,
+    },
     /// Notion's built-in icon set: `{name, color}`.
-    Named { name: String, color: Option<String> },
-    Unknown { kind: String, raw: Value },
+    Named {
+        name: String,
+        color: Option<String>,
+    },
+    Unknown {
+        kind: String,
+        raw: Value,
+    },
 }
 
 impl<'de> Deserialize<'de> for Icon {
@@ -400,10 +435,7 @@ impl Page {
 
     /// Name of the title property (`Name`, `title`, ...).
     pub fn title_property_name(&self) -> Option<&str> {
-        self.properties
-            .iter()
-            .find(|(_, p)| matches!(p.kind, PropertyKind::Title(_)))
-            .map(|(k, _)| k.as_str())
+        self.properties.iter().find(|(_, p)| matches!(p.kind, PropertyKind::Title(_))).map(|(k, _)| k.as_str())
     }
 }
 
@@ -466,17 +498,29 @@ pub enum PropertyKind {
     PhoneNumber(Option<String>),
     Formula(FormulaValue),
     /// Related page ids; `has_more` is true when the page object truncated the list at 25.
-    Relation { ids: Vec<String>, has_more: bool },
-    Rollup { function: Option<String>, value: RollupValue },
+    Relation {
+        ids: Vec<String>,
+        has_more: bool,
+    },
+    Rollup {
+        function: Option<String>,
+        value: RollupValue,
+    },
     CreatedTime(String),
     LastEditedTime(String),
     CreatedBy(User),
     LastEditedBy(User),
-    UniqueId { prefix: Option<String>, number: Option<Number> },
+    UniqueId {
+        prefix: Option<String>,
+        number: Option<Number>,
+    },
     Verification(Option<Value>),
     Place(Option<Value>),
     Button,
-    Unknown { kind: String, raw: Value },
+    Unknown {
+        kind: String,
+        raw: Value,
+    },
 }
 
 impl PropertyKind {
@@ -755,21 +799,33 @@ pub enum BlockKind {
     Quote(TextBlock),
     Callout(Callout),
     Code(Code),
-    Equation { expression: String },
+    Equation {
+        expression: String,
+    },
     Divider,
     Breadcrumb,
     TableOfContents,
     Table(Table),
     TableRow(TableRow),
     ColumnList,
-    Column { width_ratio: Option<f64> },
+    Column {
+        width_ratio: Option<f64>,
+    },
     Tab,
     /// `synced_from` is `None` for an original, the source block id for a reference.
-    SyncedBlock { synced_from: Option<String> },
-    ChildPage { title: String },
-    ChildDatabase { title: String },
+    SyncedBlock {
+        synced_from: Option<String>,
+    },
+    ChildPage {
+        title: String,
+    },
+    ChildDatabase {
+        title: String,
+    },
     LinkToPage(LinkToPage),
-    LinkPreview { url: String },
+    LinkPreview {
+        url: String,
+    },
     Bookmark(LinkBlock),
     Embed(LinkBlock),
     Image(MediaBlock),
@@ -780,9 +836,14 @@ pub enum BlockKind {
     Template(TextBlock),
     /// `meeting_notes` (2026-03-11) or `transcription` (2025-09-03).
     MeetingNotes(MeetingNotes),
-    Unsupported { block_type: Option<String> },
+    Unsupported {
+        block_type: Option<String>,
+    },
     /// A type this build does not know, or a known type whose payload did not parse.
-    Unknown { kind: String, raw: Value },
+    Unknown {
+        kind: String,
+        raw: Value,
+    },
 }
 
 impl BlockKind {
@@ -838,9 +899,11 @@ impl BlockKind {
     /// The media payload of image/video/audio/pdf/file blocks.
     pub fn media(&self) -> Option<&MediaBlock> {
         match self {
-            BlockKind::Image(m) | BlockKind::Video(m) | BlockKind::Audio(m) | BlockKind::Pdf(m) | BlockKind::File(m) => {
-                Some(m)
-            }
+            BlockKind::Image(m)
+            | BlockKind::Video(m)
+            | BlockKind::Audio(m)
+            | BlockKind::Pdf(m)
+            | BlockKind::File(m) => Some(m),
             _ => None,
         }
     }
@@ -890,7 +953,9 @@ fn parse_block_kind(kind: &str, p: &Value) -> Option<BlockKind> {
                 .map(str::to_string),
         },
         "child_page" => B::ChildPage { title: p.get("title").and_then(Value::as_str).unwrap_or("").to_string() },
-        "child_database" => B::ChildDatabase { title: p.get("title").and_then(Value::as_str).unwrap_or("").to_string() },
+        "child_database" => {
+            B::ChildDatabase { title: p.get("title").and_then(Value::as_str).unwrap_or("").to_string() }
+        }
         "link_to_page" => {
             let t = p.get("type").and_then(Value::as_str).unwrap_or("");
             let id = p.get(t).and_then(Value::as_str).map(str::to_string);
@@ -911,9 +976,7 @@ fn parse_block_kind(kind: &str, p: &Value) -> Option<BlockKind> {
         "file" => B::File(parse_media(p)?),
         "template" => B::Template(text()?),
         "meeting_notes" | "transcription" => B::MeetingNotes(parse(p).ok()?),
-        "unsupported" => B::Unsupported {
-            block_type: p.get("block_type").and_then(Value::as_str).map(str::to_string),
-        },
+        "unsupported" => B::Unsupported { block_type: p.get("block_type").and_then(Value::as_str).map(str::to_string) },
         _ => return None,
     })
 }

@@ -111,7 +111,13 @@ mod tests {
                 if n == 2 {
                     Err(NotionError::Unauthorized)
                 } else {
-                    Ok(ListPage { results: vec![n], next_cursor: Some("x".into()), has_more: true, request_status: None, property_item: None })
+                    Ok(ListPage {
+                        results: vec![n],
+                        next_cursor: Some("x".into()),
+                        has_more: true,
+                        request_status: None,
+                        property_item: None,
+                    })
                 }
             }
         })

@@ -79,10 +79,17 @@ impl NotionClient {
         Ok(BlockTree { blocks, warnings })
     }
 
-    fn load_children(self, id: String, ancestors: Arc<Vec<String>>, depth: usize, ctx: Arc<Ctx>) -> BoxFuture<'static, Result<Vec<Block>, NotionError>> {
+    fn load_children(
+        self,
+        id: String,
+        ancestors: Arc<Vec<String>>,
+        depth: usize,
+        ctx: Arc<Ctx>,
+    ) -> BoxFuture<'static, Result<Vec<Block>, NotionError>> {
         async move {
             let mut blocks: Vec<Block> = self.block_children(&id).try_collect().await?;
-            let work: Vec<(usize, Plan)> = blocks.iter().enumerate().filter_map(|(i, b)| plan(b).map(|p| (i, p))).collect();
+            let work: Vec<(usize, Plan)> =
+                blocks.iter().enumerate().filter_map(|(i, b)| plan(b).map(|p| (i, p))).collect();
             let results: Vec<(usize, Vec<Block>)> = stream::iter(work)
                 .map(|(i, p)| {
                     let (client, ctx, ancestors) = (self.clone(), ctx.clone(), ancestors.clone());
@@ -100,14 +107,23 @@ impl NotionClient {
         .boxed()
     }
 
-    async fn expand(self, block_id: String, p: Plan, ancestors: Arc<Vec<String>>, depth: usize, ctx: Arc<Ctx>) -> Result<Vec<Block>, NotionError> {
+    async fn expand(
+        self,
+        block_id: String,
+        p: Plan,
+        ancestors: Arc<Vec<String>>,
+        depth: usize,
+        ctx: Arc<Ctx>,
+    ) -> Result<Vec<Block>, NotionError> {
         if depth >= ctx.opts.max_depth {
             ctx.warn(format!("block {block_id}: nesting deeper than {} levels was not fetched", ctx.opts.max_depth));
             return Ok(Vec::new());
         }
         let me = ids::normalize(&block_id);
         if ancestors.contains(&me) {
-            ctx.warn(format!("block {block_id}: appears inside itself (cycle); its repeated content is not expanded again"));
+            ctx.warn(format!(
+                "block {block_id}: appears inside itself (cycle); its repeated content is not expanded again"
+            ));
             return Ok(Vec::new());
         }
         let mut path = (*ancestors).clone();
@@ -137,7 +153,14 @@ impl NotionClient {
                     match self.get_block(&id).await {
                         Ok(mut b) => {
                             if let Some(p) = plan(&b) {
-                                b.children = Box::pin(self.clone().expand(b.id.clone(), p, Arc::new(path.clone()), depth + 1, ctx.clone())).await?;
+                                b.children = Box::pin(self.clone().expand(
+                                    b.id.clone(),
+                                    p,
+                                    Arc::new(path.clone()),
+                                    depth + 1,
+                                    ctx.clone(),
+                                ))
+                                .await?;
                             }
                             out.push(b);
                         }

@@ -33,7 +33,9 @@ pub enum Op {
 /// Reject unsafe, duplicate or self-contradicting paths before anything is written.
 pub fn validate(change: &ChangeSet) -> Result<(), SinkError> {
     let unsafe_path = |kind: &str, p: &str| {
-        SinkError::Config(format!("refusing unsafe {kind} path {p:?}: paths must be relative, without `..`, empty parts or `.git`"))
+        SinkError::Config(format!(
+            "refusing unsafe {kind} path {p:?}: paths must be relative, without `..`, empty parts or `.git`"
+        ))
     };
     let mut seen = BTreeSet::new();
     for w in &change.writes {
@@ -41,10 +43,7 @@ pub fn validate(change: &ChangeSet) -> Result<(), SinkError> {
             return Err(unsafe_path("file", &w.path));
         }
         if !seen.insert(w.path.as_str()) {
-            return Err(SinkError::Config(format!(
-                "the change set writes {:?} twice",
-                w.path
-            )));
+            return Err(SinkError::Config(format!("the change set writes {:?} twice", w.path)));
         }
     }
     for w in &change.writes {
@@ -75,22 +74,11 @@ pub async fn prepare(change: &ChangeSet) -> Result<Vec<Prepared>, SinkError> {
     validate(change)?;
     let mut out = Vec::with_capacity(change.writes.len());
     for w in &change.writes {
-        let (blob, size) = blob_id_of_content(&w.content)
-            .await
-            .map_err(|e| match &w.content {
-                Content::File(p) => SinkError::Io(format!(
-                    "cannot read staged file {} for {}: {e}",
-                    p.display(),
-                    w.path
-                )),
-                Content::Bytes(_) => SinkError::Io(format!("cannot hash {}: {e}", w.path)),
-            })?;
-        out.push(Prepared {
-            path: w.path.clone(),
-            content: w.content.clone(),
-            blob,
-            size,
-        });
+        let (blob, size) = blob_id_of_content(&w.content).await.map_err(|e| match &w.content {
+            Content::File(p) => SinkError::Io(format!("cannot read staged file {} for {}: {e}", p.display(), w.path)),
+            Content::Bytes(_) => SinkError::Io(format!("cannot hash {}: {e}", w.path)),
+        })?;
+        out.push(Prepared { path: w.path.clone(), content: w.content.clone(), blob, size });
     }
     Ok(out)
 }
@@ -101,13 +89,9 @@ fn ancestors(path: &str) -> impl Iterator<Item = &str> {
 }
 
 /// Files of `tree` strictly inside folder `dir`.
-pub fn files_in<'a>(
-    tree: &'a Tree,
-    dir: &'a str,
-) -> impl Iterator<Item = (&'a String, &'a String)> + 'a {
+pub fn files_in<'a>(tree: &'a Tree, dir: &'a str) -> impl Iterator<Item = (&'a String, &'a String)> + 'a {
     let prefix = format!("{dir}/");
-    tree.range(prefix.clone()..)
-        .take_while(move |(p, _)| p.starts_with(&prefix))
+    tree.range(prefix.clone()..).take_while(move |(p, _)| p.starts_with(&prefix))
 }
 
 /// Operations that turn `tree` into the state the change set asks for: puts in write order, then
@@ -141,17 +125,10 @@ pub fn diff(tree: &Tree, writes: &[Prepared], change: &ChangeSet) -> Vec<Op> {
         }
         match tree.get(&w.path) {
             Some(sha) if *sha == w.blob => {}
-            old => ops.push(Op::Put {
-                write: i,
-                old: old.cloned(),
-            }),
+            old => ops.push(Op::Put { write: i, old: old.cloned() }),
         }
     }
-    ops.extend(
-        deletes
-            .into_iter()
-            .map(|(path, sha)| Op::Delete { path, sha }),
-    );
+    ops.extend(deletes.into_iter().map(|(path, sha)| Op::Delete { path, sha }));
     ops
 }
 
@@ -161,10 +138,7 @@ pub fn plan_of(ops: &[Op], writes: &[Prepared]) -> Plan {
     for op in ops {
         match op {
             Op::Put { write, old: None } => plan.added.push(writes[*write].path.clone()),
-            Op::Put {
-                write,
-                old: Some(_),
-            } => plan.changed.push(writes[*write].path.clone()),
+            Op::Put { write, old: Some(_) } => plan.changed.push(writes[*write].path.clone()),
             Op::Delete { path, .. } => plan.deleted.push(path.clone()),
         }
     }
@@ -195,10 +169,7 @@ pub fn landed(tree: &Tree, ops: &[Op], writes: &[Prepared]) -> bool {
 
 /// Path -> blob id of every write (for [`super::CommitOutcome::blob_ids`]).
 pub fn blob_ids(writes: &[Prepared]) -> BTreeMap<String, String> {
-    writes
-        .iter()
-        .map(|w| (w.path.clone(), w.blob.clone()))
-        .collect()
+    writes.iter().map(|w| (w.path.clone(), w.blob.clone())).collect()
 }
 
 #[cfg(test)]
@@ -207,17 +178,11 @@ mod tests {
     use crate::sink::{blob_id, FileWrite};
 
     fn tree(entries: &[(&str, &[u8])]) -> Tree {
-        entries
-            .iter()
-            .map(|(p, c)| (p.to_string(), blob_id(c)))
-            .collect()
+        entries.iter().map(|(p, c)| (p.to_string(), blob_id(c))).collect()
     }
 
     fn write(path: &str, c: &[u8]) -> FileWrite {
-        FileWrite {
-            path: path.into(),
-            content: Content::Bytes(c.to_vec()),
-        }
+        FileWrite { path: path.into(), content: Content::Bytes(c.to_vec()) }
     }
 
     async fn plan(t: &Tree, change: &ChangeSet) -> Plan {
@@ -227,11 +192,7 @@ mod tests {
 
     #[tokio::test]
     async fn replace_dir_deletes_unwritten_files_and_skips_equal_ones() {
-        let t = tree(&[
-            ("p/index.md", b"a"),
-            ("p/old.png", b"x"),
-            ("q/index.md", b"q"),
-        ]);
+        let t = tree(&[("p/index.md", b"a"), ("p/old.png", b"x"), ("q/index.md", b"q")]);
         let change = ChangeSet {
             writes: vec![write("p/index.md", b"a"), write("p/new.png", b"n")],
             replace_dirs: vec!["p".into()],
@@ -245,11 +206,7 @@ mod tests {
 
     #[tokio::test]
     async fn renamed_page_removes_old_folder() {
-        let t = tree(&[
-            ("old-title/index.md", b"a"),
-            ("old-title/img.png", b"i"),
-            ("old-titles/x.md", b"keep"),
-        ]);
+        let t = tree(&[("old-title/index.md", b"a"), ("old-title/img.png", b"i"), ("old-titles/x.md", b"keep")]);
         let change = ChangeSet {
             writes: vec![write("new-title/index.md", b"a2")],
             replace_dirs: vec!["new-title".into()],
@@ -264,10 +221,7 @@ mod tests {
     #[tokio::test]
     async fn file_folder_clashes_are_resolved() {
         let t = tree(&[("a", b"file"), ("b/c.md", b"c")]);
-        let change = ChangeSet {
-            writes: vec![write("a/x.md", b"x"), write("b", b"now a file")],
-            ..Default::default()
-        };
+        let change = ChangeSet { writes: vec![write("a/x.md", b"x"), write("b", b"now a file")], ..Default::default() };
         let p = plan(&t, &change).await;
         assert_eq!(p.added, vec!["a/x.md", "b"]);
         assert_eq!(p.deleted, vec!["a", "b/c.md"]);
@@ -275,40 +229,18 @@ mod tests {
 
     #[tokio::test]
     async fn hostile_and_contradictory_paths_are_rejected() {
-        for bad in [
-            "../etc/passwd",
-            "/abs",
-            "a/.git/hooks/pre-commit",
-            ".git/config",
-            "a//b",
-            "a\\b",
-        ] {
-            let c = ChangeSet {
-                writes: vec![write(bad, b"x")],
-                ..Default::default()
-            };
+        for bad in ["../etc/passwd", "/abs", "a/.git/hooks/pre-commit", ".git/config", "a//b", "a\\b"] {
+            let c = ChangeSet { writes: vec![write(bad, b"x")], ..Default::default() };
             let e = validate(&c).unwrap_err().to_string();
             assert!(e.contains("unsafe"), "{bad}: {e}");
-            let c = ChangeSet {
-                deletes: vec![bad.into()],
-                ..Default::default()
-            };
+            let c = ChangeSet { deletes: vec![bad.into()], ..Default::default() };
             assert!(validate(&c).is_err(), "{bad}");
-            let c = ChangeSet {
-                replace_dirs: vec![bad.into()],
-                ..Default::default()
-            };
+            let c = ChangeSet { replace_dirs: vec![bad.into()], ..Default::default() };
             assert!(validate(&c).is_err(), "{bad}");
         }
-        let c = ChangeSet {
-            writes: vec![write("a", b"1"), write("a/b", b"2")],
-            ..Default::default()
-        };
+        let c = ChangeSet { writes: vec![write("a", b"1"), write("a/b", b"2")], ..Default::default() };
         assert!(validate(&c).is_err());
-        let c = ChangeSet {
-            writes: vec![write("a", b"1"), write("a", b"2")],
-            ..Default::default()
-        };
+        let c = ChangeSet { writes: vec![write("a", b"1"), write("a", b"2")], ..Default::default() };
         assert!(validate(&c).is_err());
     }
 }

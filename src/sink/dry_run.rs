@@ -25,11 +25,7 @@ pub struct DryRunSink<S: Sink> {
 
 impl<S: Sink> DryRunSink<S> {
     pub fn new(inner: S) -> Self {
-        DryRunSink {
-            inner,
-            missing: false,
-            planned: Vec::new(),
-        }
+        DryRunSink { inner, missing: false, planned: Vec::new() }
     }
 
     /// Change sets that would have made a commit, in order.
@@ -71,10 +67,7 @@ impl<S: Sink> Sink for DryRunSink<S> {
     async fn plan(&self, change: &ChangeSet) -> Result<Plan, SinkError> {
         if self.missing {
             let writes = diff::prepare(change).await?;
-            return Ok(diff::plan_of(
-                &diff::diff(&diff::Tree::new(), &writes, change),
-                &writes,
-            ));
+            return Ok(diff::plan_of(&diff::diff(&diff::Tree::new(), &writes, change), &writes));
         }
         self.inner.plan(change).await
     }
@@ -83,27 +76,16 @@ impl<S: Sink> Sink for DryRunSink<S> {
         let plan = self.plan(&change).await?;
         let blob_ids = diff::blob_ids(&diff::prepare(&change).await?);
         if !plan.is_empty() {
-            self.planned.push(PlannedCommit {
-                message: change.message,
-                plan: plan.clone(),
-            });
+            self.planned.push(PlannedCommit { message: change.message, plan: plan.clone() });
         }
-        Ok(CommitOutcome {
-            plan,
-            commits: vec![],
-            blob_ids,
-        })
+        Ok(CommitOutcome { plan, commits: vec![], blob_ids })
     }
 
     /// The inner tree as it would look after the planned commits.
     fn files_under(&self, dir: &str) -> Vec<String> {
-        let mut files: BTreeSet<String> = if self.missing {
-            BTreeSet::new()
-        } else {
-            self.inner.files_under(dir).into_iter().collect()
-        };
-        let inside =
-            |p: &str| dir.is_empty() || p.strip_prefix(dir).is_some_and(|r| r.starts_with('/'));
+        let mut files: BTreeSet<String> =
+            if self.missing { BTreeSet::new() } else { self.inner.files_under(dir).into_iter().collect() };
+        let inside = |p: &str| dir.is_empty() || p.strip_prefix(dir).is_some_and(|r| r.starts_with('/'));
         for c in &self.planned {
             for p in &c.plan.deleted {
                 files.remove(p);
@@ -127,10 +109,7 @@ mod tests {
     fn cs(path: &str, c: &str) -> ChangeSet {
         ChangeSet {
             message: format!("write {path}"),
-            writes: vec![FileWrite {
-                path: path.into(),
-                content: Content::Bytes(c.as_bytes().to_vec()),
-            }],
+            writes: vec![FileWrite { path: path.into(), content: Content::Bytes(c.as_bytes().to_vec()) }],
             replace_dirs: vec!["p".into()],
             deletes: vec![],
         }
@@ -160,9 +139,6 @@ mod tests {
         let out = d.commit(cs("p/index.md", "x")).await.unwrap();
         assert_eq!(out.plan.added, vec!["p/index.md"]);
         let mut inner = d.into_inner();
-        assert!(matches!(
-            inner.open(false).await,
-            Err(SinkError::Missing(_))
-        ));
+        assert!(matches!(inner.open(false).await, Err(SinkError::Missing(_))));
     }
 }

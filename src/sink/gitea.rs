@@ -105,11 +105,7 @@ impl Resp {
             }
             return truncate(&String::from_utf8_lossy(&self.body), 300);
         }
-        let ct = if self.content_type.is_empty() {
-            "no content type"
-        } else {
-            &self.content_type
-        };
+        let ct = if self.content_type.is_empty() { "no content type" } else { &self.content_type };
         format!("a {ct} page instead of JSON")
     }
 }
@@ -157,22 +153,15 @@ impl GiteaSink {
                 base = b.to_string();
             }
         }
-        let parsed = url::Url::parse(&base).map_err(|e| {
-            SinkError::Config(format!(
-                "GIT_URL {:?} is not a URL: {e}",
-                display_url(&base)
-            ))
-        })?;
+        let parsed = url::Url::parse(&base)
+            .map_err(|e| SinkError::Config(format!("GIT_URL {:?} is not a URL: {e}", display_url(&base))))?;
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(SinkError::Config(format!(
                 "GIT_URL {} must start with https:// (or http:// for a local server)",
                 display_url(&base)
             )));
         }
-        let loopback = matches!(
-            parsed.host_str(),
-            Some("localhost" | "127.0.0.1" | "[::1]" | "::1")
-        );
+        let loopback = matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]" | "::1"));
         if parsed.scheme() == "http" && !loopback {
             tracing::warn!(url = %display_url(&base), "GIT_URL uses plain http: the token crosses the network unencrypted; use https");
         }
@@ -182,15 +171,10 @@ impl GiteaSink {
             .timeout(Duration::from_secs(600))
             .https_only(false);
         if let Some(ca) = &cfg.ca_file {
-            let pem = std::fs::read(ca).map_err(|e| {
-                SinkError::Config(format!("cannot read GIT_CA_FILE {}: {e}", ca.display()))
-            })?;
+            let pem = std::fs::read(ca)
+                .map_err(|e| SinkError::Config(format!("cannot read GIT_CA_FILE {}: {e}", ca.display())))?;
             let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                SinkError::Config(format!(
-                    "GIT_CA_FILE {} is not a PEM certificate: {}",
-                    ca.display(),
-                    e.without_url()
-                ))
+                SinkError::Config(format!("GIT_CA_FILE {} is not a PEM certificate: {}", ca.display(), e.without_url()))
             })?;
             if certs.is_empty() {
                 return Err(SinkError::Config(format!(
@@ -202,17 +186,10 @@ impl GiteaSink {
                 builder = builder.add_root_certificate(c);
             }
         }
-        let http = builder.build().map_err(|e| {
-            SinkError::Config(format!(
-                "cannot set up the HTTP client: {}",
-                e.without_url()
-            ))
-        })?;
-        let limit = if cfg.max_request_bytes == 0 {
-            DEFAULT_MAX_REQUEST_BYTES
-        } else {
-            cfg.max_request_bytes
-        };
+        let http = builder
+            .build()
+            .map_err(|e| SinkError::Config(format!("cannot set up the HTTP client: {}", e.without_url())))?;
+        let limit = if cfg.max_request_bytes == 0 { DEFAULT_MAX_REQUEST_BYTES } else { cfg.max_request_bytes };
         Ok(GiteaSink {
             api: format!("{base}/api/v1"),
             branch: cfg.branch.clone().unwrap_or_default(),
@@ -247,11 +224,7 @@ impl GiteaSink {
     }
 
     fn repo_path(&self) -> String {
-        format!(
-            "/repos/{}/{}",
-            enc(&self.cfg.owner, false),
-            enc(&self.cfg.repo, false)
-        )
+        format!("/repos/{}/{}", enc(&self.cfg.owner, false), enc(&self.cfg.repo, false))
     }
 
     fn full_name(&self) -> String {
@@ -282,10 +255,7 @@ impl GiteaSink {
                 body,
             };
             if status == StatusCode::TOO_MANY_REQUESTS && waited < 5 {
-                let wait = resp
-                    .retry_after
-                    .unwrap_or(Duration::from_secs(5))
-                    .min(MAX_RETRY_AFTER);
+                let wait = resp.retry_after.unwrap_or(Duration::from_secs(5)).min(MAX_RETRY_AFTER);
                 tracing::warn!(repo = %self.full_name(), seconds = wait.as_secs(), "rate limited by the git server, waiting");
                 tokio::time::sleep(wait).await;
                 waited += 1;
@@ -320,11 +290,7 @@ impl GiteaSink {
     }
 
     /// Parse a 2xx JSON answer; anything else becomes a clear error.
-    fn json<T: serde::de::DeserializeOwned>(
-        &self,
-        resp: &Resp,
-        what: &str,
-    ) -> Result<T, SinkError> {
+    fn json<T: serde::de::DeserializeOwned>(&self, resp: &Resp, what: &str) -> Result<T, SinkError> {
         if !resp.status.is_success() {
             return Err(self.status_error(resp, what));
         }
@@ -332,10 +298,7 @@ impl GiteaSink {
             return Err(self.not_json(resp, what));
         }
         serde_json::from_slice(&resp.body).map_err(|e| SinkError::Remote {
-            message: format!(
-                "unexpected answer from {} to {what}: {e}",
-                display_url(&self.api)
-            ),
+            message: format!("unexpected answer from {} to {what}: {e}", display_url(&self.api)),
             transient: false,
         })
     }
@@ -414,10 +377,7 @@ impl GiteaSink {
             login: String,
         }
         let resp = self.get("/user", "read the token's user").await?;
-        let user: User = self.json(
-            &resp,
-            "read the token's user (scope read:user or write:user)",
-        )?;
+        let user: User = self.json(&resp, "read the token's user (scope read:user or write:user)")?;
         let path = if user.login.eq_ignore_ascii_case(&self.cfg.owner) {
             "/user/repos".to_string()
         } else {
@@ -431,13 +391,10 @@ impl GiteaSink {
             "default_branch": if self.branch.is_empty() { "main" } else { self.branch.as_str() },
         });
         let body = serde_json::to_vec(&body).expect("static JSON");
-        let resp = self
-            .send(Method::POST, &path, Some(&body))
-            .await
-            .map_err(|e| SinkError::Remote {
-                message: format!("cannot create {}: {e}", self.full_name()),
-                transient: true,
-            })?;
+        let resp = self.send(Method::POST, &path, Some(&body)).await.map_err(|e| SinkError::Remote {
+            message: format!("cannot create {}: {e}", self.full_name()),
+            transient: true,
+        })?;
         match resp.status.as_u16() {
             200 | 201 => {
                 tracing::info!(repo = %self.full_name(), "created private repository");
@@ -512,11 +469,8 @@ impl GiteaSink {
         let mut tree = Tree::new();
         let mut seen = 0u64;
         for page in 1.. {
-            let path = format!(
-                "{}/git/trees/{}?recursive=1&per_page=1000&page={page}",
-                self.repo_path(),
-                enc(sha, false)
-            );
+            let path =
+                format!("{}/git/trees/{}?recursive=1&per_page=1000&page={page}", self.repo_path(), enc(sha, false));
             let resp = self.get(&path, "read the repository tree").await?;
             let p: Page = self.json(&resp, "read the repository tree")?;
             let n = p.tree.len() as u64;
@@ -534,18 +488,12 @@ impl GiteaSink {
     }
 
     /// Split operations into request-sized batches: puts in order, deletes in the last batch.
-    fn batches(
-        &self,
-        ops: &[Op],
-        writes: &[Prepared],
-        message_len: u64,
-    ) -> Result<Vec<Vec<Op>>, SinkError> {
+    fn batches(&self, ops: &[Op], writes: &[Prepared], message_len: u64) -> Result<Vec<Vec<Op>>, SinkError> {
         let fixed = REQUEST_OVERHEAD + message_len * 2;
         let mut out: Vec<Vec<Op>> = Vec::new();
         let mut cur: Vec<Op> = Vec::new();
         let mut size = fixed;
-        let (puts, dels): (Vec<&Op>, Vec<&Op>) =
-            ops.iter().partition(|o| matches!(o, Op::Put { .. }));
+        let (puts, dels): (Vec<&Op>, Vec<&Op>) = ops.iter().partition(|o| matches!(o, Op::Put { .. }));
         for op in puts.into_iter().chain(dels) {
             let est = op_size(op, writes);
             let path = || match op {
@@ -573,12 +521,7 @@ impl GiteaSink {
     }
 
     /// Send one batch as one commit.
-    async fn post(
-        &self,
-        ops: &[Op],
-        writes: &[Prepared],
-        message: &str,
-    ) -> Result<String, PostError> {
+    async fn post(&self, ops: &[Op], writes: &[Prepared], message: &str) -> Result<String, PostError> {
         let mut files = Vec::with_capacity(ops.len());
         for op in ops {
             match op {
@@ -586,14 +529,9 @@ impl GiteaSink {
                     let w = &writes[*write];
                     let bytes = match &w.content {
                         Content::Bytes(b) => std::borrow::Cow::Borrowed(b.as_slice()),
-                        Content::File(p) => {
-                            std::borrow::Cow::Owned(tokio::fs::read(p).await.map_err(|e| {
-                                PostError::Fatal(SinkError::Io(format!(
-                                    "cannot read staged file {}: {e}",
-                                    p.display()
-                                )))
-                            })?)
-                        }
+                        Content::File(p) => std::borrow::Cow::Owned(tokio::fs::read(p).await.map_err(|e| {
+                            PostError::Fatal(SinkError::Io(format!("cannot read staged file {}: {e}", p.display())))
+                        })?),
                     };
                     let content = base64::engine::general_purpose::STANDARD.encode(&bytes);
                     files.push(match old {
@@ -601,9 +539,7 @@ impl GiteaSink {
                         Some(sha) => json!({"operation": "update", "path": w.path, "content": content, "sha": sha}),
                     });
                 }
-                Op::Delete { path, sha } => {
-                    files.push(json!({"operation": "delete", "path": path, "sha": sha}))
-                }
+                Op::Delete { path, sha } => files.push(json!({"operation": "delete", "path": path, "sha": sha})),
             }
         }
         let person = json!({"name": self.cfg.author_name, "email": self.cfg.author_email});
@@ -673,11 +609,7 @@ impl GiteaSink {
 #[async_trait::async_trait]
 impl Sink for GiteaSink {
     fn describe(&self) -> String {
-        format!(
-            "{} on {}",
-            self.full_name(),
-            display_url(self.api.trim_end_matches("/api/v1"))
-        )
+        format!("{} on {}", self.full_name(), display_url(self.api.trim_end_matches("/api/v1")))
     }
 
     async fn open(&mut self, create: bool) -> Result<(), SinkError> {
@@ -704,10 +636,7 @@ impl Sink for GiteaSink {
             )));
         }
         if info.mirror {
-            return Err(SinkError::Config(format!(
-                "{} is a mirror and cannot take commits",
-                self.full_name()
-            )));
+            return Err(SinkError::Config(format!("{} is a mirror and cannot take commits", self.full_name())));
         }
         if info.permissions.as_ref().is_some_and(|p| !p.push) {
             return Err(SinkError::Config(format!(
@@ -722,11 +651,7 @@ impl Sink for GiteaSink {
             )));
         }
         if self.branch.is_empty() {
-            self.branch = if info.default_branch.is_empty() {
-                "main".into()
-            } else {
-                info.default_branch.clone()
-            };
+            self.branch = if info.default_branch.is_empty() { "main".into() } else { info.default_branch.clone() };
         }
         self.empty = info.empty;
         if info.empty {
@@ -742,18 +667,12 @@ impl Sink for GiteaSink {
 
     async fn plan(&self, change: &ChangeSet) -> Result<Plan, SinkError> {
         let writes = diff::prepare(change).await?;
-        Ok(diff::plan_of(
-            &diff::diff(&self.tree, &writes, change),
-            &writes,
-        ))
+        Ok(diff::plan_of(&diff::diff(&self.tree, &writes, change), &writes))
     }
 
     async fn commit(&mut self, change: ChangeSet) -> Result<CommitOutcome, SinkError> {
         if !self.opened {
-            return Err(SinkError::Config(format!(
-                "{}: commit before open",
-                self.describe()
-            )));
+            return Err(SinkError::Config(format!("{}: commit before open", self.describe())));
         }
         let writes = diff::prepare(&change).await?;
         let first = diff::diff(&self.tree, &writes, &change);
@@ -761,11 +680,7 @@ impl Sink for GiteaSink {
         let blob_ids = diff::blob_ids(&writes);
         let mut commits = Vec::new();
         if first.is_empty() {
-            return Ok(CommitOutcome {
-                plan,
-                commits,
-                blob_ids,
-            });
+            return Ok(CommitOutcome { plan, commits, blob_ids });
         }
         let msg_len = change.message.len() as u64 + 32;
         // Fail before committing anything when one file can never fit.
@@ -779,11 +694,8 @@ impl Sink for GiteaSink {
             let batches = self.batches(&ops, &writes, msg_len)?;
             let n = batches.len();
             for (i, batch) in batches.iter().enumerate() {
-                let message = if n > 1 {
-                    format!("{} (part {}/{n})", change.message, i + 1)
-                } else {
-                    change.message.clone()
-                };
+                let message =
+                    if n > 1 { format!("{} (part {}/{n})", change.message, i + 1) } else { change.message.clone() };
                 let failure = match self.post(batch, &writes, &message).await {
                     Ok(sha) => {
                         diff::apply(&mut self.tree, batch, &writes);
@@ -814,9 +726,7 @@ impl Sink for GiteaSink {
                     }
                     PostError::Conflict(m) => m,
                     PostError::Ambiguous(m) => {
-                        self.refresh()
-                            .await
-                            .map_err(|e| partial(e, commits.len()))?;
+                        self.refresh().await.map_err(|e| partial(e, commits.len()))?;
                         if diff::landed(&self.tree, batch, &writes) {
                             tracing::info!(repo = %self.full_name(), "commit answer lost ({m}) but the commit landed");
                             if let Some(h) = &self.head {
@@ -843,27 +753,19 @@ impl Sink for GiteaSink {
                 }
                 tracing::warn!(repo = %self.full_name(), %reason, "commit refused or lost, re-reading the branch and retrying");
                 tokio::time::sleep(Duration::from_millis(250 * u64::from(retries))).await;
-                self.refresh()
-                    .await
-                    .map_err(|e| partial(e, commits.len()))?;
+                self.refresh().await.map_err(|e| partial(e, commits.len()))?;
                 continue 'replan;
             }
             break;
         }
-        Ok(CommitOutcome {
-            plan,
-            commits,
-            blob_ids,
-        })
+        Ok(CommitOutcome { plan, commits, blob_ids })
     }
 
     fn files_under(&self, dir: &str) -> Vec<String> {
         if dir.is_empty() {
             return self.tree.keys().cloned().collect();
         }
-        diff::files_in(&self.tree, dir)
-            .map(|(p, _)| p.clone())
-            .collect()
+        diff::files_in(&self.tree, dir).map(|(p, _)| p.clone()).collect()
     }
 
     async fn finish(&mut self) -> Result<(), SinkError> {
@@ -873,14 +775,8 @@ impl Sink for GiteaSink {
 
 /// Accept Gitea >= 1.20 and every Forgejo (which reports `X.Y.Z+gitea-1.22.0` or `1.2x.y-N`).
 pub fn check_version(version: &str) -> Result<(), SinkError> {
-    let compat = version
-        .split_once("+gitea-")
-        .map(|(_, g)| g)
-        .unwrap_or(version);
-    let mut nums = compat
-        .trim_start_matches('v')
-        .split(['.', '-', '+'])
-        .map(|s| s.parse::<u64>());
+    let compat = version.split_once("+gitea-").map(|(_, g)| g).unwrap_or(version);
+    let mut nums = compat.trim_start_matches('v').split(['.', '-', '+']).map(|s| s.parse::<u64>());
     match (nums.next(), nums.next()) {
         (Some(Ok(major)), Some(Ok(minor))) if major > 1 || (major == 1 && minor >= 20) => Ok(()),
         (Some(Ok(_)), Some(Ok(_))) => Err(SinkError::Config(format!(
@@ -917,14 +813,9 @@ fn partial(e: SinkError, done: usize) -> SinkError {
     if done == 0 {
         return e;
     }
-    let note = format!(
-        " ({done} part commit(s) of this change were already made; the next run completes it)"
-    );
+    let note = format!(" ({done} part commit(s) of this change were already made; the next run completes it)");
     match e {
-        SinkError::Remote { message, transient } => SinkError::Remote {
-            message: message + &note,
-            transient,
-        },
+        SinkError::Remote { message, transient } => SinkError::Remote { message: message + &note, transient },
         SinkError::Config(m) => SinkError::Config(m + &note),
         SinkError::Io(m) => SinkError::Io(m + &note),
         SinkError::Missing(m) => SinkError::Missing(m + &note),
@@ -967,11 +858,7 @@ fn header_str<'a>(h: &'a HeaderMap, name: &str) -> &'a str {
 }
 
 fn retry_after(h: &HeaderMap) -> Option<Duration> {
-    header_str(h, RETRY_AFTER.as_str())
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
+    header_str(h, RETRY_AFTER.as_str()).trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
 fn truncate(s: &str, max: usize) -> String {
@@ -1004,9 +891,7 @@ fn enc(s: &str, keep_slash: bool) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                out.push(b as char)
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(b as char),
             b'/' if keep_slash => out.push('/'),
             _ => out.push_str(&format!("%{b:02X}")),
         }

@@ -59,18 +59,8 @@ struct Output {
 
 impl LocalGitSink {
     pub fn new(cfg: LocalGitConfig) -> Self {
-        let git = cfg
-            .git_program
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("git"));
-        LocalGitSink {
-            cfg,
-            git,
-            branch: String::new(),
-            tree: Tree::new(),
-            has_head: false,
-            opened: false,
-        }
+        let git = cfg.git_program.clone().unwrap_or_else(|| PathBuf::from("git"));
+        LocalGitSink { cfg, git, branch: String::new(), tree: Tree::new(), has_head: false, opened: false }
     }
 
     /// The branch commits go to (known after `open`).
@@ -83,30 +73,18 @@ impl LocalGitSink {
     }
 
     /// Run git in the repository. `Err` only when git cannot be started; check `status` yourself.
-    async fn run(
-        &self,
-        args: &[&str],
-        stdin: Option<Vec<u8>>,
-        in_repo: bool,
-    ) -> Result<Output, SinkError> {
+    async fn run(&self, args: &[&str], stdin: Option<Vec<u8>>, in_repo: bool) -> Result<Output, SinkError> {
         let mut cmd = tokio::process::Command::new(&self.git);
         if in_repo {
             cmd.arg("-C").arg(self.dir());
         }
-        cmd.args([
-            "-c",
-            "core.hooksPath=/dev/null",
-            "-c",
-            "core.autocrlf=false",
-            "-c",
-            "core.safecrlf=false",
-        ])
-        .args(["-c", "commit.gpgSign=false", "-c", "core.quotePath=false"])
-        .arg("-c")
-        .arg(format!("user.name={}", self.cfg.author_name))
-        .arg("-c")
-        .arg(format!("user.email={}", self.cfg.author_email))
-        .args(args);
+        cmd.args(["-c", "core.hooksPath=/dev/null", "-c", "core.autocrlf=false", "-c", "core.safecrlf=false"])
+            .args(["-c", "commit.gpgSign=false", "-c", "core.quotePath=false"])
+            .arg("-c")
+            .arg(format!("user.name={}", self.cfg.author_name))
+            .arg("-c")
+            .arg(format!("user.email={}", self.cfg.author_email))
+            .args(args);
         for var in [
             "GIT_DIR",
             "GIT_WORK_TREE",
@@ -123,11 +101,7 @@ impl LocalGitSink {
             .env("GIT_COMMITTER_EMAIL", &self.cfg.author_email)
             .env("GIT_TERMINAL_PROMPT", "0")
             .env("LC_ALL", "C")
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
+            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
@@ -144,15 +118,10 @@ impl LocalGitSink {
         })?;
         if let Some(input) = stdin {
             let mut pipe = child.stdin.take().expect("stdin was piped");
-            pipe.write_all(&input)
-                .await
-                .map_err(|e| SinkError::Io(format!("cannot talk to git: {e}")))?;
+            pipe.write_all(&input).await.map_err(|e| SinkError::Io(format!("cannot talk to git: {e}")))?;
             drop(pipe);
         }
-        let out = child
-            .wait_with_output()
-            .await
-            .map_err(|e| SinkError::Io(format!("git failed: {e}")))?;
+        let out = child.wait_with_output().await.map_err(|e| SinkError::Io(format!("git failed: {e}")))?;
         Ok(Output {
             status: out.status,
             stdout: out.stdout,
@@ -166,10 +135,7 @@ impl LocalGitSink {
         if !out.status.success() {
             return Err(SinkError::Io(format!(
                 "git {} failed in {}: {}",
-                args.iter()
-                    .find(|a| !a.starts_with('-'))
-                    .copied()
-                    .unwrap_or(""),
+                args.iter().find(|a| !a.starts_with('-')).copied().unwrap_or(""),
                 self.dir().display(),
                 out.stderr.trim()
             )));
@@ -179,10 +145,7 @@ impl LocalGitSink {
 
     async fn text(&self, args: &[&str]) -> Result<Option<String>, SinkError> {
         let out = self.run(args, None, true).await?;
-        Ok(out
-            .status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string()))
+        Ok(out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string()))
     }
 
     /// True when `repo_dir` is itself the top of a work tree (not merely inside another one).
@@ -190,12 +153,7 @@ impl LocalGitSink {
         if !self.dir().is_dir() {
             return Ok(false);
         }
-        if self
-            .text(&["rev-parse", "--is-bare-repository"])
-            .await?
-            .as_deref()
-            == Some("true")
-        {
+        if self.text(&["rev-parse", "--is-bare-repository"]).await?.as_deref() == Some("true") {
             return Err(SinkError::Config(format!(
                 "{} is a bare repository: point the backup at a clone with a work tree (git clone {} <folder>)",
                 self.dir().display(),
@@ -205,10 +163,7 @@ impl LocalGitSink {
         let Some(top) = self.text(&["rev-parse", "--show-toplevel"]).await? else {
             return Ok(false);
         };
-        let same = match (
-            std::fs::canonicalize(&top),
-            std::fs::canonicalize(self.dir()),
-        ) {
+        let same = match (std::fs::canonicalize(&top), std::fs::canonicalize(self.dir())) {
             (Ok(a), Ok(b)) => a == b,
             _ => false,
         };
@@ -217,16 +172,11 @@ impl LocalGitSink {
 
     async fn read_tree(&mut self) -> Result<(), SinkError> {
         self.tree.clear();
-        self.has_head = self
-            .text(&["rev-parse", "--verify", "-q", "HEAD^{commit}"])
-            .await?
-            .is_some();
+        self.has_head = self.text(&["rev-parse", "--verify", "-q", "HEAD^{commit}"]).await?.is_some();
         if !self.has_head {
             return Ok(());
         }
-        let out = self
-            .ok(&["ls-tree", "-r", "-z", "--full-tree", "HEAD"], None)
-            .await?;
+        let out = self.ok(&["ls-tree", "-r", "-z", "--full-tree", "HEAD"], None).await?;
         for rec in out.split(|b| *b == 0).filter(|r| !r.is_empty()) {
             let rec = String::from_utf8_lossy(rec);
             let Some((meta, path)) = rec.split_once('\t') else {
@@ -245,11 +195,7 @@ impl LocalGitSink {
     async fn recover(&self) -> Result<(), SinkError> {
         let lock = self.dir().join(".git").join("index.lock");
         if let Ok(meta) = std::fs::metadata(&lock) {
-            let age = meta
-                .modified()
-                .ok()
-                .and_then(|m| m.elapsed().ok())
-                .unwrap_or_default();
+            let age = meta.modified().ok().and_then(|m| m.elapsed().ok()).unwrap_or_default();
             if age < Duration::from_secs(60) {
                 return Err(SinkError::Remote {
                     message: format!(
@@ -261,15 +207,9 @@ impl LocalGitSink {
                 });
             }
             tracing::warn!(path = %lock.display(), "removing a stale git index.lock left by an interrupted run");
-            std::fs::remove_file(&lock)
-                .map_err(|e| SinkError::Io(format!("cannot remove {}: {e}", lock.display())))?;
+            std::fs::remove_file(&lock).map_err(|e| SinkError::Io(format!("cannot remove {}: {e}", lock.display())))?;
         }
-        let status = self
-            .ok(
-                &["status", "--porcelain=v1", "-z", "--untracked-files=all"],
-                None,
-            )
-            .await?;
+        let status = self.ok(&["status", "--porcelain=v1", "-z", "--untracked-files=all"], None).await?;
         if status.is_empty() {
             return Ok(());
         }
@@ -298,12 +238,7 @@ impl LocalGitSink {
     }
 
     /// `git add` exactly the touched paths, then commit. `Ok(false)` when nothing was staged.
-    async fn stage_and_commit(
-        &self,
-        ops: &[Op],
-        writes: &[Prepared],
-        message: &str,
-    ) -> Result<bool, SinkError> {
+    async fn stage_and_commit(&self, ops: &[Op], writes: &[Prepared], message: &str) -> Result<bool, SinkError> {
         let mut pathspecs = Vec::new();
         for op in ops {
             let p = match op {
@@ -316,34 +251,17 @@ impl LocalGitSink {
         // Literal pathspecs: a `*` or `:(` in a file name is a name, not a pattern. (Only here:
         // GIT_LITERAL_PATHSPECS globally breaks `git stash --include-untracked`.)
         self.ok(
-            &[
-                "--literal-pathspecs",
-                "add",
-                "-A",
-                "-f",
-                "--pathspec-from-file=-",
-                "--pathspec-file-nul",
-            ],
+            &["--literal-pathspecs", "add", "-A", "-f", "--pathspec-from-file=-", "--pathspec-file-nul"],
             Some(pathspecs),
         )
         .await?;
-        let staged = self
-            .run(&["diff", "--cached", "--quiet"], None, true)
-            .await?;
+        let staged = self.run(&["diff", "--cached", "--quiet"], None, true).await?;
         if staged.status.success() {
             // Content filters made the files equal to HEAD after all: nothing to commit.
             return Ok(false);
         }
         self.ok(
-            &[
-                "commit",
-                "-q",
-                "--no-verify",
-                "--cleanup=verbatim",
-                "--allow-empty-message",
-                "-F",
-                "-",
-            ],
+            &["commit", "-q", "--no-verify", "--cleanup=verbatim", "--allow-empty-message", "-F", "-"],
             Some(message.as_bytes().to_vec()),
         )
         .await?;
@@ -352,19 +270,11 @@ impl LocalGitSink {
 
     async fn remote(&self) -> Result<String, SinkError> {
         let key = format!("branch.{}.remote", self.branch);
-        if let Some(r) = self
-            .text(&["config", "--get", &key])
-            .await?
-            .filter(|r| !r.is_empty())
-        {
+        if let Some(r) = self.text(&["config", "--get", &key]).await?.filter(|r| !r.is_empty()) {
             return Ok(r);
         }
         let remotes = self.text(&["remote"]).await?.unwrap_or_default();
-        let remotes: Vec<&str> = remotes
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect();
+        let remotes: Vec<&str> = remotes.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
         if remotes.contains(&"origin") {
             return Ok("origin".into());
         }
@@ -395,11 +305,7 @@ impl Sink for LocalGitSink {
     async fn open(&mut self, create: bool) -> Result<(), SinkError> {
         let version = self.run(&["--version"], None, false).await?;
         if !version.status.success() {
-            return Err(SinkError::Config(format!(
-                "{:?} --version failed: {}",
-                self.git,
-                version.stderr.trim()
-            )));
+            return Err(SinkError::Config(format!("{:?} --version failed: {}", self.git, version.stderr.trim())));
         }
         if !self.is_work_tree().await? {
             if !create {
@@ -408,25 +314,20 @@ impl Sink for LocalGitSink {
                     self.dir().display()
                 )));
             }
-            std::fs::create_dir_all(self.dir()).map_err(|e| {
-                SinkError::Io(format!("cannot create {}: {e}", self.dir().display()))
-            })?;
+            std::fs::create_dir_all(self.dir())
+                .map_err(|e| SinkError::Io(format!("cannot create {}: {e}", self.dir().display())))?;
             self.ok(&["init", "-q"], None).await?;
             let b = self.cfg.branch.clone().unwrap_or_else(|| "main".into());
-            self.ok(&["symbolic-ref", "HEAD", &format!("refs/heads/{b}")], None)
-                .await?;
+            self.ok(&["symbolic-ref", "HEAD", &format!("refs/heads/{b}")], None).await?;
             tracing::info!(repo = %self.dir().display(), branch = %b, "initialised a new git repository");
         }
-        let current = self
-            .text(&["symbolic-ref", "-q", "--short", "HEAD"])
-            .await?
-            .ok_or_else(|| {
-                SinkError::Config(format!(
-                    "{} has a detached HEAD: check out a branch (git -C {} switch <branch>)",
-                    self.dir().display(),
-                    self.dir().display()
-                ))
-            })?;
+        let current = self.text(&["symbolic-ref", "-q", "--short", "HEAD"]).await?.ok_or_else(|| {
+            SinkError::Config(format!(
+                "{} has a detached HEAD: check out a branch (git -C {} switch <branch>)",
+                self.dir().display(),
+                self.dir().display()
+            ))
+        })?;
         self.read_tree().await?;
         self.branch = match &self.cfg.branch {
             Some(b) if *b != current => {
@@ -438,8 +339,7 @@ impl Sink for LocalGitSink {
                         self.dir().display()
                     )));
                 }
-                self.ok(&["symbolic-ref", "HEAD", &format!("refs/heads/{b}")], None)
-                    .await?;
+                self.ok(&["symbolic-ref", "HEAD", &format!("refs/heads/{b}")], None).await?;
                 b.clone()
             }
             _ => current,
@@ -451,29 +351,19 @@ impl Sink for LocalGitSink {
 
     async fn plan(&self, change: &ChangeSet) -> Result<Plan, SinkError> {
         let writes = diff::prepare(change).await?;
-        Ok(diff::plan_of(
-            &diff::diff(&self.tree, &writes, change),
-            &writes,
-        ))
+        Ok(diff::plan_of(&diff::diff(&self.tree, &writes, change), &writes))
     }
 
     async fn commit(&mut self, change: ChangeSet) -> Result<CommitOutcome, SinkError> {
         if !self.opened {
-            return Err(SinkError::Config(format!(
-                "{}: commit before open",
-                self.describe()
-            )));
+            return Err(SinkError::Config(format!("{}: commit before open", self.describe())));
         }
         let writes = diff::prepare(&change).await?;
         let ops = diff::diff(&self.tree, &writes, &change);
         let plan = diff::plan_of(&ops, &writes);
         let blob_ids = diff::blob_ids(&writes);
         if ops.is_empty() {
-            return Ok(CommitOutcome {
-                plan,
-                commits: vec![],
-                blob_ids,
-            });
+            return Ok(CommitOutcome { plan, commits: vec![], blob_ids });
         }
         let root = self.dir().to_path_buf();
         let (ops2, writes2) = (ops.clone(), writes.clone());
@@ -485,20 +375,12 @@ impl Sink for LocalGitSink {
             Ok(false) => {
                 // Content filters made the files equal to HEAD after all: nothing to commit.
                 diff::apply(&mut self.tree, &ops, &writes);
-                return Ok(CommitOutcome {
-                    plan,
-                    commits: vec![],
-                    blob_ids,
-                });
+                return Ok(CommitOutcome { plan, commits: vec![], blob_ids });
             }
             Err(e) => {
                 // Leave nothing staged for the next change set; the written files stay on disk
                 // and are put aside by the next `open`.
-                let unstage: &[&str] = if self.has_head {
-                    &["reset", "-q"]
-                } else {
-                    &["read-tree", "--empty"]
-                };
+                let unstage: &[&str] = if self.has_head { &["reset", "-q"] } else { &["read-tree", "--empty"] };
                 if let Err(e2) = self.ok(unstage, None).await {
                     tracing::warn!(error = %e2, "could not unstage after a failed commit");
                 }
@@ -508,20 +390,14 @@ impl Sink for LocalGitSink {
         let head = self.text(&["rev-parse", "HEAD"]).await?.unwrap_or_default();
         diff::apply(&mut self.tree, &ops, &writes);
         self.has_head = true;
-        Ok(CommitOutcome {
-            plan,
-            commits: vec![head],
-            blob_ids,
-        })
+        Ok(CommitOutcome { plan, commits: vec![head], blob_ids })
     }
 
     fn files_under(&self, dir: &str) -> Vec<String> {
         if dir.is_empty() {
             return self.tree.keys().cloned().collect();
         }
-        diff::files_in(&self.tree, dir)
-            .map(|(p, _)| p.clone())
-            .collect()
+        diff::files_in(&self.tree, dir).map(|(p, _)| p.clone()).collect()
     }
 
     async fn finish(&mut self) -> Result<(), SinkError> {
@@ -532,15 +408,10 @@ impl Sink for LocalGitSink {
         let refspec = format!("refs/heads/{0}:refs/heads/{0}", self.branch);
         let args = ["push", "-q", remote.as_str(), refspec.as_str()];
         let push = self.run(&args, None, true);
-        let out = tokio::time::timeout(PUSH_TIMEOUT, push)
-            .await
-            .map_err(|_| SinkError::Remote {
-                message: format!(
-                    "git push to {remote} from {} took too long and was stopped",
-                    self.dir().display()
-                ),
-                transient: true,
-            })??;
+        let out = tokio::time::timeout(PUSH_TIMEOUT, push).await.map_err(|_| SinkError::Remote {
+            message: format!("git push to {remote} from {} took too long and was stopped", self.dir().display()),
+            transient: true,
+        })??;
         if !out.status.success() {
             return Err(SinkError::Remote {
                 message: format!(
@@ -559,16 +430,12 @@ impl Sink for LocalGitSink {
 /// Apply operations to the work tree: deletes first (clearing file/folder clashes), then each
 /// write through a temp file renamed into place. Never follows a symlink out of the tree.
 fn write_work_tree(root: &Path, ops: &[Op], writes: &[Prepared]) -> Result<(), SinkError> {
-    let io = |what: &str, p: &Path, e: std::io::Error| {
-        SinkError::Io(format!("cannot {what} {}: {e}", p.display()))
-    };
+    let io = |what: &str, p: &Path, e: std::io::Error| SinkError::Io(format!("cannot {what} {}: {e}", p.display()));
     for op in ops {
         if let Op::Delete { path, .. } = op {
             let full = safe_join(root, path)?;
             match std::fs::symlink_metadata(&full) {
-                Ok(m) if m.is_dir() => {
-                    std::fs::remove_dir_all(&full).map_err(|e| io("delete", &full, e))?
-                }
+                Ok(m) if m.is_dir() => std::fs::remove_dir_all(&full).map_err(|e| io("delete", &full, e))?,
                 Ok(_) => std::fs::remove_file(&full).map_err(|e| io("delete", &full, e))?,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(io("inspect", &full, e)),
@@ -585,11 +452,7 @@ fn write_work_tree(root: &Path, ops: &[Op], writes: &[Prepared]) -> Result<(), S
         if std::fs::symlink_metadata(&full).is_ok_and(|m| m.is_dir()) {
             std::fs::remove_dir(&full).map_err(|e| io("replace folder", &full, e))?;
         }
-        let name = full
-            .file_name()
-            .expect("file name")
-            .to_string_lossy()
-            .to_string();
+        let name = full.file_name().expect("file name").to_string_lossy().to_string();
         let tmp = parent.join(format!(".{name}.ngb-tmp"));
         match &w.content {
             Content::Bytes(b) => std::fs::write(&tmp, b).map_err(|e| io("write", &tmp, e))?,
@@ -611,10 +474,7 @@ fn safe_join(root: &Path, rel: &str) -> Result<PathBuf, SinkError> {
     let parts: Vec<&str> = rel.split('/').collect();
     for (i, part) in parts.iter().enumerate() {
         cur.push(part);
-        if !matches!(
-            Path::new(part).components().next(),
-            Some(Component::Normal(_))
-        ) {
+        if !matches!(Path::new(part).components().next(), Some(Component::Normal(_))) {
             return Err(SinkError::Config(format!("refusing unsafe path {rel:?}")));
         }
         if i + 1 < parts.len() {
@@ -648,9 +508,7 @@ fn redact_urls(text: &str) -> String {
     while let Some(i) = rest.find("://") {
         let (head, tail) = rest.split_at(i + 3);
         out.push_str(head);
-        let end = tail
-            .find(|c: char| c.is_whitespace() || c == '/' || c == '\'' || c == '"')
-            .unwrap_or(tail.len());
+        let end = tail.find(|c: char| c.is_whitespace() || c == '/' || c == '\'' || c == '"').unwrap_or(tail.len());
         match tail[..end].rfind('@') {
             Some(at) => {
                 out.push_str("***@");
@@ -669,15 +527,10 @@ mod tests {
 
     #[test]
     fn credentials_in_urls_are_hidden() {
-        let s = redact_urls(
-            "fatal: unable to access 'https://bob:ghp_secret@example.org/r.git/': denied",
-        );
+        let s = redact_urls("fatal: unable to access 'https://bob:ghp_secret@example.org/r.git/': denied");
         assert!(!s.contains("ghp_secret") && !s.contains("bob"), "{s}");
         assert!(s.contains("https://***@example.org/r.git/"));
-        assert_eq!(
-            redact_urls("ssh://git@host/x and more"),
-            "ssh://***@host/x and more"
-        );
+        assert_eq!(redact_urls("ssh://git@host/x and more"), "ssh://***@host/x and more");
         assert_eq!(redact_urls("no url here"), "no url here");
     }
 

@@ -32,19 +32,12 @@ pub struct MemorySink {
 impl MemorySink {
     /// An existing, empty repository.
     pub fn new(name: &str) -> Self {
-        MemorySink {
-            name: name.to_string(),
-            exists: true,
-            ..Default::default()
-        }
+        MemorySink { name: name.to_string(), exists: true, ..Default::default() }
     }
 
     /// A repository that does not exist yet (`open(false)` fails with [`SinkError::Missing`]).
     pub fn missing(name: &str) -> Self {
-        MemorySink {
-            name: name.to_string(),
-            ..Default::default()
-        }
+        MemorySink { name: name.to_string(), ..Default::default() }
     }
 
     /// Seed files as if they had been committed earlier (no commit is recorded).
@@ -88,10 +81,7 @@ impl Sink for MemorySink {
     async fn open(&mut self, create: bool) -> Result<(), SinkError> {
         if !self.exists {
             if !create {
-                return Err(SinkError::Missing(format!(
-                    "repository {} does not exist",
-                    self.name
-                )));
+                return Err(SinkError::Missing(format!("repository {} does not exist", self.name)));
             }
             self.exists = true;
         }
@@ -101,36 +91,23 @@ impl Sink for MemorySink {
 
     async fn plan(&self, change: &ChangeSet) -> Result<Plan, SinkError> {
         let writes = diff::prepare(change).await?;
-        Ok(diff::plan_of(
-            &diff::diff(&self.tree, &writes, change),
-            &writes,
-        ))
+        Ok(diff::plan_of(&diff::diff(&self.tree, &writes, change), &writes))
     }
 
     async fn commit(&mut self, change: ChangeSet) -> Result<CommitOutcome, SinkError> {
         if !self.opened {
-            return Err(SinkError::Config(format!(
-                "{}: commit before open",
-                self.describe()
-            )));
+            return Err(SinkError::Config(format!("{}: commit before open", self.describe())));
         }
         let writes = diff::prepare(&change).await?;
         let ops = diff::diff(&self.tree, &writes, &change);
         let plan = diff::plan_of(&ops, &writes);
         let blob_ids = diff::blob_ids(&writes);
         if ops.is_empty() {
-            return Ok(CommitOutcome {
-                plan,
-                commits: vec![],
-                blob_ids,
-            });
+            return Ok(CommitOutcome { plan, commits: vec![], blob_ids });
         }
         if self.fail_next > 0 {
             self.fail_next -= 1;
-            return Err(SinkError::Remote {
-                message: "injected failure".into(),
-                transient: true,
-            });
+            return Err(SinkError::Remote { message: "injected failure".into(), transient: true });
         }
         for op in &ops {
             match op {
@@ -138,9 +115,9 @@ impl Sink for MemorySink {
                     let w = &writes[*write];
                     let bytes = match &w.content {
                         Content::Bytes(b) => b.clone(),
-                        Content::File(p) => std::fs::read(p).map_err(|e| {
-                            SinkError::Io(format!("cannot read {}: {e}", p.display()))
-                        })?,
+                        Content::File(p) => {
+                            std::fs::read(p).map_err(|e| SinkError::Io(format!("cannot read {}: {e}", p.display())))?
+                        }
                     };
                     self.files.insert(w.path.clone(), bytes);
                 }
@@ -150,27 +127,16 @@ impl Sink for MemorySink {
             }
         }
         diff::apply(&mut self.tree, &ops, &writes);
-        let id =
-            blob_id(format!("{}:{}:{}", self.name, self.commits.len(), change.message).as_bytes());
-        self.commits.push(MemoryCommit {
-            id: id.clone(),
-            message: change.message,
-            plan: plan.clone(),
-        });
-        Ok(CommitOutcome {
-            plan,
-            commits: vec![id],
-            blob_ids,
-        })
+        let id = blob_id(format!("{}:{}:{}", self.name, self.commits.len(), change.message).as_bytes());
+        self.commits.push(MemoryCommit { id: id.clone(), message: change.message, plan: plan.clone() });
+        Ok(CommitOutcome { plan, commits: vec![id], blob_ids })
     }
 
     fn files_under(&self, dir: &str) -> Vec<String> {
         if dir.is_empty() {
             return self.tree.keys().cloned().collect();
         }
-        diff::files_in(&self.tree, dir)
-            .map(|(p, _)| p.clone())
-            .collect()
+        diff::files_in(&self.tree, dir).map(|(p, _)| p.clone()).collect()
     }
 
     async fn finish(&mut self) -> Result<(), SinkError> {
@@ -185,10 +151,7 @@ mod tests {
     use crate::sink::FileWrite;
 
     fn w(p: &str, c: &str) -> FileWrite {
-        FileWrite {
-            path: p.into(),
-            content: Content::Bytes(c.as_bytes().to_vec()),
-        }
+        FileWrite { path: p.into(), content: Content::Bytes(c.as_bytes().to_vec()) }
     }
 
     #[tokio::test]
@@ -217,10 +180,7 @@ mod tests {
         assert!(matches!(s.open(false).await, Err(SinkError::Missing(_))));
         s.open(true).await.unwrap();
         s.fail_next_commits(1);
-        let cs = ChangeSet {
-            writes: vec![w("a.md", "1")],
-            ..Default::default()
-        };
+        let cs = ChangeSet { writes: vec![w("a.md", "1")], ..Default::default() };
         assert!(s.commit(cs.clone()).await.unwrap_err().is_transient());
         assert!(s.files().is_empty());
         assert_eq!(s.commit(cs).await.unwrap().commits.len(), 1);

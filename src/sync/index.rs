@@ -8,7 +8,14 @@ use super::{Engine, Listed};
 
 /// Property types shown in the index table (at most [`MAX_COLUMNS`], by name).
 fn is_summary_type(k: &PropertyKind) -> bool {
-    matches!(k, PropertyKind::Status(_) | PropertyKind::Select(_) | PropertyKind::MultiSelect(_) | PropertyKind::Date(_) | PropertyKind::Checkbox(_))
+    matches!(
+        k,
+        PropertyKind::Status(_)
+            | PropertyKind::Select(_)
+            | PropertyKind::MultiSelect(_)
+            | PropertyKind::Date(_)
+            | PropertyKind::Checkbox(_)
+    )
 }
 
 const MAX_COLUMNS: usize = 3;
@@ -46,7 +53,13 @@ pub(crate) fn render_index(db_title: &str, label: &str, pages: &[Listed], engine
     sorted.sort_by(|a, b| a.title.to_lowercase().cmp(&b.title.to_lowercase()).then(a.id.cmp(&b.id)));
 
     let heading = if db_title.trim().is_empty() { label } else { db_title };
-    let mut out = format!("# {}\n\nBackup of the Notion database **{}**: {} page{}.\n\n", cell(heading), cell(label), pages.len(), if pages.len() == 1 { "" } else { "s" });
+    let mut out = format!(
+        "# {}\n\nBackup of the Notion database **{}**: {} page{}.\n\n",
+        cell(heading),
+        cell(label),
+        pages.len(),
+        if pages.len() == 1 { "" } else { "s" }
+    );
     out.push_str("| Page |");
     for c in &columns {
         out.push_str(&format!(" {} |", cell(c)));

@@ -55,7 +55,9 @@ pub(crate) async fn prepare(
         Some(d) => {
             let staging = engine.staging.path().join(&listed.id);
             std::fs::create_dir_all(&staging).map_err(|e| format!("cannot create staging folder: {e}"))?;
-            d.download_page(&items, &NotionOwners(engine.notion.clone()), &remembered, &staging).await.map_err(|e| e.to_string())?
+            d.download_page(&items, &NotionOwners(engine.notion.clone()), &remembered, &staging)
+                .await
+                .map_err(|e| e.to_string())?
         }
         None => {
             if !items.is_empty() {
@@ -76,9 +78,11 @@ pub(crate) async fn prepare(
     let index_md = markdown::render_page(&page, &tree.blocks, &ctx);
 
     let folder = &listed.folder;
-    let mut writes = vec![FileWrite { path: format!("{folder}/index.md"), content: Content::Bytes(index_md.into_bytes()) }];
+    let mut writes =
+        vec![FileWrite { path: format!("{folder}/index.md"), content: Content::Bytes(index_md.into_bytes()) }];
     for f in &page_media.files {
-        writes.push(FileWrite { path: format!("{folder}/{}", f.rel_path), content: Content::File(f.disk_path.clone()) });
+        writes
+            .push(FileWrite { path: format!("{folder}/{}", f.rel_path), content: Content::File(f.disk_path.clone()) });
     }
     let mut replace_dirs = vec![folder.clone()];
     if let Some(old) = rec.and_then(|r| r.folder.clone()).filter(|f| f != folder) {
@@ -87,7 +91,12 @@ pub(crate) async fn prepare(
     let title = if listed.title.trim().is_empty() { "Untitled".to_string() } else { listed.title.clone() };
     let _ = db;
     Ok(Prepared {
-        change: ChangeSet { message: format!("Backup: {title} ({})", engine.run_date), writes, replace_dirs, deletes: Vec::new() },
+        change: ChangeSet {
+            message: format!("Backup: {title} ({})", engine.run_date),
+            writes,
+            replace_dirs,
+            deletes: Vec::new(),
+        },
         fetched_at,
         media_names: page_media.names,
         warnings,

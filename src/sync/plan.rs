@@ -57,7 +57,13 @@ pub enum Reason {
 /// Margin added to the minute granularity of `last_edited_time`, for clock skew.
 const SAME_MINUTE_WINDOW_SECS: i64 = 120;
 
-pub fn needs_backup(rec: Option<&PageRecord>, repo: &str, last_edited_time: &str, folder: &str, full_sync: bool) -> Option<Reason> {
+pub fn needs_backup(
+    rec: Option<&PageRecord>,
+    repo: &str,
+    last_edited_time: &str,
+    folder: &str,
+    full_sync: bool,
+) -> Option<Reason> {
     let Some(rec) = rec else { return Some(Reason::New) };
     if full_sync {
         return Some(Reason::FullSync);
@@ -105,7 +111,13 @@ mod tests {
     }
 
     fn rec(let_: &str, fetched: &str, folder: &str) -> PageRecord {
-        PageRecord { repo: "r".into(), last_edited_time: let_.into(), fetched_at: Some(fetched.into()), folder: Some(folder.into()), ..Default::default() }
+        PageRecord {
+            repo: "r".into(),
+            last_edited_time: let_.into(),
+            fetched_at: Some(fetched.into()),
+            folder: Some(folder.into()),
+            ..Default::default()
+        }
     }
 
     #[test]

@@ -30,7 +30,8 @@ pub(crate) fn make_sink(cfg: &Config, db: &DatabaseConfig) -> Result<Box<dyn Sin
             author_name: cfg.author_name.clone(),
             author_email: cfg.author_email.clone(),
             branch: l.branch.clone(),
-        })?),
+            git_program: None,
+        })),
     };
     Ok(if cfg.dry_run { Box::new(DryRunSink::new(inner)) } else { inner })
 }
@@ -39,7 +40,11 @@ pub(crate) fn downloader(cfg: &Config) -> Result<Downloader, MediaError> {
     // The media module's default User-Agent is browser-compatible: some CDNs refuse others.
     Downloader::new(MediaConfig {
         max_file_bytes: cfg.max_file_bytes,
-        ai: cfg.ai.as_ref().map(|a| AiConfig { api_url: a.api_url.clone(), api_key: a.api_key.clone(), model: a.model.clone() }),
+        ai: cfg.ai.as_ref().map(|a| AiConfig {
+            api_url: a.api_url.clone(),
+            api_key: a.api_key.clone(),
+            model: a.model.clone(),
+        }),
         ..MediaConfig::default()
     })
 }

@@ -100,28 +100,18 @@ impl FakeGitea {
             .route("/api/v1/user/repos", post(create_user_repo))
             .route("/api/v1/orgs/{org}/repos", post(create_org_repo))
             .route("/api/v1/repos/{owner}/{repo}", get(repo_info))
-            .route(
-                "/api/v1/repos/{owner}/{repo}/branches/{*branch}",
-                get(branch),
-            )
+            .route("/api/v1/repos/{owner}/{repo}/branches/{*branch}", get(branch))
             .route("/api/v1/repos/{owner}/{repo}/git/trees/{sha}", get(tree))
             .route("/api/v1/repos/{owner}/{repo}/contents", post(change_files))
             .layer(middleware::from_fn_with_state(state.clone(), gate))
             .layer(DefaultBodyLimit::disable())
             .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().unwrap();
         let server = tokio::spawn(async move {
             axum::serve(listener, router).await.ok();
         });
-        FakeGitea {
-            base_url: format!("http://{addr}"),
-            state,
-            _dir: dir,
-            server,
-        }
+        FakeGitea { base_url: format!("http://{addr}"), state, _dir: dir, server }
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut FakeState) -> T) -> T {
@@ -185,39 +175,20 @@ impl FakeGitea {
     }
 
     /// Another writer commits `path` = `content` on `branch` (the branch moves under the sink).
-    pub fn external_commit(
-        &self,
-        owner: &str,
-        repo: &str,
-        branch: &str,
-        path: &str,
-        content: &[u8],
-    ) -> String {
+    pub fn external_commit(&self, owner: &str, repo: &str, branch: &str, path: &str, content: &[u8]) -> String {
         self.with(|s| {
             let r = s.repos[&key(owner, repo)].clone();
             let ops = json!([{"operation": "upsert", "path": path,
                 "content": base64::engine::general_purpose::STANDARD.encode(content)}]);
-            apply_commit(
-                &s.root,
-                &r,
-                branch,
-                "Edit by another writer",
-                ops.as_array().unwrap(),
-                false,
-            )
-            .expect("external commit")
-            .0
+            apply_commit(&s.root, &r, branch, "Edit by another writer", ops.as_array().unwrap(), false)
+                .expect("external commit")
+                .0
         })
     }
 
     /// Number of `POST .../contents` requests received.
     pub fn commit_posts(&self) -> usize {
-        self.with(|s| {
-            s.requests
-                .iter()
-                .filter(|(m, p)| m == "POST" && p.ends_with("/contents"))
-                .count()
-        })
+        self.with(|s| s.requests.iter().filter(|(m, p)| m == "POST" && p.ends_with("/contents")).count())
     }
 
     pub fn requests(&self) -> Vec<(String, String)> {
@@ -236,14 +207,9 @@ impl FakeGitea {
     /// Commits reachable from `branch` (0 when it does not exist).
     pub fn commit_count(&self, owner: &str, repo: &str, branch: &str) -> usize {
         let bare = self.bare_path(owner, repo);
-        git(
-            &bare,
-            &["rev-list", "--count", &format!("refs/heads/{branch}")],
-            None,
-            &[],
-        )
-        .map(|s| s.trim().parse().unwrap())
-        .unwrap_or(0)
+        git(&bare, &["rev-list", "--count", &format!("refs/heads/{branch}")], None, &[])
+            .map(|s| s.trim().parse().unwrap())
+            .unwrap_or(0)
     }
 }
 
@@ -270,44 +236,16 @@ fn new_repo(s: &mut FakeState, owner: &str, repo: &str, default_branch: &str) ->
     let bare = s.root.join(format!("{owner}--{repo}.git"));
     std::fs::create_dir_all(&bare).unwrap();
     git(&bare, &["init", "--bare", "-q"], None, &[]).unwrap();
-    git(
-        &bare,
-        &[
-            "symbolic-ref",
-            "HEAD",
-            &format!("refs/heads/{default_branch}"),
-        ],
-        None,
-        &[],
-    )
-    .unwrap();
-    let r = FakeRepo {
-        bare,
-        default_branch: default_branch.into(),
-        archived: false,
-        push: true,
-    };
+    git(&bare, &["symbolic-ref", "HEAD", &format!("refs/heads/{default_branch}")], None, &[]).unwrap();
+    let r = FakeRepo { bare, default_branch: default_branch.into(), archived: false, push: true };
     s.repos.insert(key(owner, repo), r.clone());
     r
 }
 
-fn git_bytes(
-    dir: &Path,
-    args: &[&str],
-    stdin: Option<&[u8]>,
-    env: &[(&str, &str)],
-) -> Result<Vec<u8>, String> {
+fn git_bytes(dir: &Path, args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Result<Vec<u8>, String> {
     let mut cmd = Command::new("git");
-    cmd.arg("-C")
-        .arg(dir)
-        .args(["-c", "core.hooksPath=/dev/null"])
-        .args(args);
-    for v in [
-        "GIT_DIR",
-        "GIT_WORK_TREE",
-        "GIT_INDEX_FILE",
-        "GIT_OBJECT_DIRECTORY",
-    ] {
+    cmd.arg("-C").arg(dir).args(["-c", "core.hooksPath=/dev/null"]).args(args);
+    for v in ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY"] {
         cmd.env_remove(v);
     }
     cmd.env("GIT_AUTHOR_NAME", "Fake Gitea")
@@ -316,22 +254,13 @@ fn git_bytes(
         .env("GIT_COMMITTER_EMAIL", "fake@gitea.test")
         .env("LC_ALL", "C")
         .envs(env.iter().copied())
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().map_err(|e| e.to_string())?;
     if let Some(input) = stdin {
         use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input)
-            .map_err(|e| e.to_string())?;
+        child.stdin.take().unwrap().write_all(input).map_err(|e| e.to_string())?;
     }
     let out = child.wait_with_output().map_err(|e| e.to_string())?;
     if out.status.success() {
@@ -341,30 +270,16 @@ fn git_bytes(
     }
 }
 
-fn git(
-    dir: &Path,
-    args: &[&str],
-    stdin: Option<&[u8]>,
-    env: &[(&str, &str)],
-) -> Result<String, String> {
+fn git(dir: &Path, args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Result<String, String> {
     git_bytes(dir, args, stdin, env).map(|b| String::from_utf8_lossy(&b).into_owned())
 }
 
 fn err(status: StatusCode, message: impl Into<String>) -> Response {
-    (
-        status,
-        Json(json!({"message": message.into(), "url": "http://fake/api/swagger"})),
-    )
-        .into_response()
+    (status, Json(json!({"message": message.into(), "url": "http://fake/api/swagger"}))).into_response()
 }
 
 fn html(status: StatusCode, body: &str) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        body.to_string(),
-    )
-        .into_response()
+    (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body.to_string()).into_response()
 }
 
 /// Log, HTML mode, authentication.
@@ -372,34 +287,20 @@ async fn gate(State(app): State<App>, req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
     let html_mode = {
         let mut s = app.lock().unwrap();
-        let pq = req
-            .uri()
-            .path_and_query()
-            .map(|p| p.to_string())
-            .unwrap_or_default();
+        let pq = req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
         s.requests.push((req.method().to_string(), pq));
         s.html_everything
     };
     if html_mode {
-        return html(
-            StatusCode::OK,
-            "<!DOCTYPE html><html><body><form>Sign in</form></body></html>",
-        );
+        return html(StatusCode::OK, "<!DOCTYPE html><html><body><form>Sign in</form></body></html>");
     }
-    let auth = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let auth = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
     if path != "/api/v1/version" {
         if auth.is_empty() {
             return err(StatusCode::UNAUTHORIZED, "token is required");
         }
         if auth != format!("token {TOKEN}") {
-            return err(
-                StatusCode::UNAUTHORIZED,
-                "invalid username, password or token",
-            );
+            return err(StatusCode::UNAUTHORIZED, "invalid username, password or token");
         }
     }
     next.run(req).await
@@ -415,14 +316,7 @@ async fn user() -> Response {
 }
 
 fn is_empty(bare: &Path) -> bool {
-    git(
-        bare,
-        &["for-each-ref", "--count=1", "refs/heads"],
-        None,
-        &[],
-    )
-    .map(|s| s.trim().is_empty())
-    .unwrap_or(true)
+    git(bare, &["for-each-ref", "--count=1", "refs/heads"], None, &[]).map(|s| s.trim().is_empty()).unwrap_or(true)
 }
 
 fn repo_json(owner: &str, name: &str, r: &FakeRepo) -> Value {
@@ -434,10 +328,7 @@ fn repo_json(owner: &str, name: &str, r: &FakeRepo) -> Value {
     })
 }
 
-async fn repo_info(
-    State(app): State<App>,
-    UrlPath((owner, repo)): UrlPath<(String, String)>,
-) -> Response {
+async fn repo_info(State(app): State<App>, UrlPath((owner, repo)): UrlPath<(String, String)>) -> Response {
     let s = app.lock().unwrap();
     match s.repos.get(&key(&owner, &repo)) {
         Some(r) => Json(repo_json(&owner, &repo, r)).into_response(),
@@ -451,16 +342,9 @@ fn create(app: &App, owner: &str, body: &Value) -> Response {
         return err(StatusCode::UNPROCESSABLE_ENTITY, "[Name]: Required");
     };
     if s.repos.contains_key(&key(owner, name)) {
-        return err(
-            StatusCode::CONFLICT,
-            "The repository with the same name already exists.",
-        );
+        return err(StatusCode::CONFLICT, "The repository with the same name already exists.");
     }
-    let branch = body["default_branch"]
-        .as_str()
-        .filter(|b| !b.is_empty())
-        .unwrap_or("main")
-        .to_string();
+    let branch = body["default_branch"].as_str().filter(|b| !b.is_empty()).unwrap_or("main").to_string();
     let r = new_repo(&mut s, owner, name, &branch);
     (StatusCode::CREATED, Json(repo_json(owner, name, &r))).into_response()
 }
@@ -469,45 +353,23 @@ async fn create_user_repo(State(app): State<App>, Json(body): Json<Value>) -> Re
     create(&app, USER, &body)
 }
 
-async fn create_org_repo(
-    State(app): State<App>,
-    UrlPath(org): UrlPath<String>,
-    Json(body): Json<Value>,
-) -> Response {
+async fn create_org_repo(State(app): State<App>, UrlPath(org): UrlPath<String>, Json(body): Json<Value>) -> Response {
     if !app.lock().unwrap().orgs.contains(&org) {
         return err(StatusCode::NOT_FOUND, "The target couldn't be found.");
     }
     create(&app, &org, &body)
 }
 
-async fn branch(
-    State(app): State<App>,
-    UrlPath((owner, repo, branch)): UrlPath<(String, String, String)>,
-) -> Response {
+async fn branch(State(app): State<App>, UrlPath((owner, repo, branch)): UrlPath<(String, String, String)>) -> Response {
     let s = app.lock().unwrap();
     let Some(r) = s.repos.get(&key(&owner, &repo)) else {
         return err(StatusCode::NOT_FOUND, "The target couldn't be found.");
     };
-    match git(
-        &r.bare,
-        &[
-            "rev-parse",
-            "--verify",
-            "-q",
-            &format!("refs/heads/{branch}^{{commit}}"),
-        ],
-        None,
-        &[],
-    ) {
-        Ok(id) => Json(
-            json!({"name": branch, "commit": {"id": id.trim(), "message": ""},
-            "protected": false, "user_can_push": r.push}),
-        )
+    match git(&r.bare, &["rev-parse", "--verify", "-q", &format!("refs/heads/{branch}^{{commit}}")], None, &[]) {
+        Ok(id) => Json(json!({"name": branch, "commit": {"id": id.trim(), "message": ""},
+            "protected": false, "user_can_push": r.push}))
         .into_response(),
-        Err(_) => err(
-            StatusCode::NOT_FOUND,
-            format!("branch does not exist [name: {branch}]"),
-        ),
+        Err(_) => err(StatusCode::NOT_FOUND, format!("branch does not exist [name: {branch}]")),
     }
 }
 
@@ -521,23 +383,10 @@ async fn tree(
         return err(StatusCode::NOT_FOUND, "The target couldn't be found.");
     };
     let recursive = matches!(q.get("recursive").map(String::as_str), Some("1" | "true"));
-    let per_page = q
-        .get("per_page")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(s.tree_page_max)
-        .min(s.tree_page_max)
-        .max(1);
-    let page: usize = q
-        .get("page")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1)
-        .max(1);
-    let Ok(tree_id) = git(
-        &r.bare,
-        &["rev-parse", "--verify", "-q", &format!("{sha}^{{tree}}")],
-        None,
-        &[],
-    ) else {
+    let per_page =
+        q.get("per_page").and_then(|v| v.parse().ok()).unwrap_or(s.tree_page_max).min(s.tree_page_max).max(1);
+    let page: usize = q.get("page").and_then(|v| v.parse().ok()).unwrap_or(1).max(1);
+    let Ok(tree_id) = git(&r.bare, &["rev-parse", "--verify", "-q", &format!("{sha}^{{tree}}")], None, &[]) else {
         return err(StatusCode::BAD_REQUEST, format!("sha not found [{sha}]"));
     };
     let mut args = vec!["ls-tree", "-z", "-l"];
@@ -573,20 +422,10 @@ async fn change_files(
     body: Bytes,
 ) -> Response {
     let app2 = app.clone();
-    tokio::task::spawn_blocking(move || {
-        change_files_blocking(&app2, &owner, &repo, &headers, &body)
-    })
-    .await
-    .unwrap()
+    tokio::task::spawn_blocking(move || change_files_blocking(&app2, &owner, &repo, &headers, &body)).await.unwrap()
 }
 
-fn change_files_blocking(
-    app: &App,
-    owner: &str,
-    repo: &str,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Response {
+fn change_files_blocking(app: &App, owner: &str, repo: &str, headers: &HeaderMap, body: &[u8]) -> Response {
     let mut s = app.lock().unwrap();
     if s.max_body.is_some_and(|m| body.len() > m) {
         return html(
@@ -595,16 +434,8 @@ fn change_files_blocking(
              Entity Too Large</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>",
         );
     }
-    if !headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .starts_with("application/json")
-    {
-        return err(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "content type must be application/json",
-        );
+    if !headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").starts_with("application/json") {
+        return err(StatusCode::UNSUPPORTED_MEDIA_TYPE, "content type must be application/json");
     }
     let Ok(req) = serde_json::from_slice::<Value>(body) else {
         return err(StatusCode::UNPROCESSABLE_ENTITY, "invalid JSON");
@@ -617,39 +448,17 @@ fn change_files_blocking(
         return err(StatusCode::LOCKED, "repo is archived");
     }
     if !r.push {
-        return err(
-            StatusCode::FORBIDDEN,
-            "user should have a permission to write to the target branch",
-        );
+        return err(StatusCode::FORBIDDEN, "user should have a permission to write to the target branch");
     }
-    let branch = req["branch"]
-        .as_str()
-        .filter(|b| !b.is_empty())
-        .unwrap_or(&r.default_branch)
-        .to_string();
+    let branch = req["branch"].as_str().filter(|b| !b.is_empty()).unwrap_or(&r.default_branch).to_string();
     if s.non_fast_forward > 0 {
         s.non_fast_forward -= 1;
         let ops = json!([{"operation": "upsert", "path": "other-writer.txt",
             "content": base64::engine::general_purpose::STANDARD.encode(format!("{}\n", s.non_fast_forward))}]);
-        apply_commit(
-            &s.root,
-            &r,
-            &branch,
-            "Concurrent writer",
-            ops.as_array().unwrap(),
-            false,
-        )
-        .unwrap();
-        return err(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "failed to push: ! [rejected] main -> main (non-fast-forward)",
-        );
+        apply_commit(&s.root, &r, &branch, "Concurrent writer", ops.as_array().unwrap(), false).unwrap();
+        return err(StatusCode::INTERNAL_SERVER_ERROR, "failed to push: ! [rejected] main -> main (non-fast-forward)");
     }
-    let fault = if s.faults.is_empty() {
-        None
-    } else {
-        Some(s.faults.remove(0))
-    };
+    let fault = if s.faults.is_empty() { None } else { Some(s.faults.remove(0)) };
     if let Some(f) = fault.filter(|f| !f.land) {
         return fault_response(f);
     }
@@ -687,18 +496,10 @@ fn change_files_blocking(
 fn fault_response(f: CommitFault) -> Response {
     let status = StatusCode::from_u16(f.status).unwrap();
     if f.status == 429 {
-        return (
-            status,
-            [(header::RETRY_AFTER, "1")],
-            Json(json!({"message": "rate limited"})),
-        )
-            .into_response();
+        return (status, [(header::RETRY_AFTER, "1")], Json(json!({"message": "rate limited"}))).into_response();
     }
     if f.html {
-        html(
-            status,
-            "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>",
-        )
+        html(status, "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>")
     } else {
         err(status, "internal error")
     }
@@ -717,19 +518,9 @@ fn apply_commit(
 ) -> Result<(String, Option<String>), (u16, String)> {
     let bare = &r.bare;
     let empty = is_empty(bare);
-    let head = git(
-        bare,
-        &[
-            "rev-parse",
-            "--verify",
-            "-q",
-            &format!("refs/heads/{branch}^{{commit}}"),
-        ],
-        None,
-        &[],
-    )
-    .ok()
-    .map(|s| s.trim().to_string());
+    let head = git(bare, &["rev-parse", "--verify", "-q", &format!("refs/heads/{branch}^{{commit}}")], None, &[])
+        .ok()
+        .map(|s| s.trim().to_string());
     if head.is_none() && !empty {
         return Err((404, format!("branch does not exist [name: {branch}]")));
     }
@@ -746,56 +537,33 @@ fn apply_commit(
         .filter(|e| !e.is_empty())
         .map(|e| {
             let (meta, path) = e.split_once('\t').unwrap();
-            (
-                path.to_string(),
-                meta.split(' ').nth(1).unwrap().to_string(),
-            )
+            (path.to_string(), meta.split(' ').nth(1).unwrap().to_string())
         })
         .collect();
     let mismatch = if forgejo { 409 } else { 422 };
     for f in files {
         let op = f["operation"].as_str().unwrap_or("");
-        let path = f["path"]
-            .as_str()
-            .unwrap_or("")
-            .trim_start_matches('/')
-            .to_string();
-        if path.is_empty()
-            || path
-                .split('/')
-                .any(|c| c.is_empty() || c == ".." || c.eq_ignore_ascii_case(".git"))
-        {
-            return Err((
-                422,
-                format!("path contains a malformed path component [path: {path}]"),
-            ));
+        let path = f["path"].as_str().unwrap_or("").trim_start_matches('/').to_string();
+        if path.is_empty() || path.split('/').any(|c| c.is_empty() || c == ".." || c.eq_ignore_ascii_case(".git")) {
+            return Err((422, format!("path contains a malformed path component [path: {path}]")));
         }
         let existing = current.get(&path).cloned();
         match op {
             "create" if existing.is_some() => {
-                return Err((
-                    422,
-                    format!("repository file already exists [path: {path}]"),
-                ));
+                return Err((422, format!("repository file already exists [path: {path}]")));
             }
             "update" | "delete" => {
                 if empty {
                     return Err((422, "repo is empty".into()));
                 }
                 let Some(existing) = &existing else {
-                    return Err((
-                        404,
-                        format!("repository file does not exist [path: {path}]"),
-                    ));
+                    return Err((404, format!("repository file does not exist [path: {path}]")));
                 };
                 let Some(sha) = f["sha"].as_str().filter(|s| !s.is_empty()) else {
                     return Err((422, "[SHA]: Required".into()));
                 };
                 if sha != existing {
-                    return Err((
-                        mismatch,
-                        format!("sha does not match [given: {sha}, expected: {existing}]"),
-                    ));
+                    return Err((mismatch, format!("sha does not match [given: {sha}, expected: {existing}]")));
                 }
             }
             "create" | "upsert" => {}
@@ -803,76 +571,30 @@ fn apply_commit(
         }
         if op == "delete" {
             let line = format!("0 {}\t{path}\n", "0".repeat(40));
-            git(
-                bare,
-                &["update-index", "--index-info"],
-                Some(line.as_bytes()),
-                &env,
-            )
-            .map_err(|e| (500, e))?;
+            git(bare, &["update-index", "--index-info"], Some(line.as_bytes()), &env).map_err(|e| (500, e))?;
             current.remove(&path);
             continue;
         }
         let content = base64::engine::general_purpose::STANDARD
             .decode(f["content"].as_str().unwrap_or(""))
             .map_err(|e| (422, format!("invalid base64 content: {e}")))?;
-        let sha = git(bare, &["hash-object", "-w", "--stdin"], Some(&content), &[])
-            .unwrap()
-            .trim()
-            .to_string();
-        git(
-            bare,
-            &[
-                "update-index",
-                "--add",
-                "--cacheinfo",
-                &format!("100644,{sha},{path}"),
-            ],
-            None,
-            &env,
-        )
-        .map_err(|e| {
-            (
-                422,
-                format!("a file exists where you're trying to create a subdirectory: {e}"),
-            )
-        })?;
+        let sha = git(bare, &["hash-object", "-w", "--stdin"], Some(&content), &[]).unwrap().trim().to_string();
+        git(bare, &["update-index", "--add", "--cacheinfo", &format!("100644,{sha},{path}")], None, &env)
+            .map_err(|e| (422, format!("a file exists where you're trying to create a subdirectory: {e}")))?;
         current.insert(path, sha);
     }
-    let tree = git(bare, &["write-tree"], None, &env)
-        .map_err(|e| (500, e))?
-        .trim()
-        .to_string();
-    let mut args = vec![
-        "commit-tree".to_string(),
-        tree,
-        "-m".into(),
-        message.to_string(),
-    ];
+    let tree = git(bare, &["write-tree"], None, &env).map_err(|e| (500, e))?.trim().to_string();
+    let mut args = vec!["commit-tree".to_string(), tree, "-m".into(), message.to_string()];
     if let Some(h) = &head {
         args.extend(["-p".into(), h.clone()]);
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let commit = git(bare, &args, None, &[])
-        .map_err(|e| (500, e))?
-        .trim()
-        .to_string();
+    let commit = git(bare, &args, None, &[]).map_err(|e| (500, e))?.trim().to_string();
     let old = head.clone().unwrap_or_else(|| "0".repeat(40));
-    git(
-        bare,
-        &["update-ref", &format!("refs/heads/{branch}"), &commit, &old],
-        None,
-        &[],
-    )
-    .map_err(|e| (500, format!("failed to push: non-fast-forward: {e}")))?;
+    git(bare, &["update-ref", &format!("refs/heads/{branch}"), &commit, &old], None, &[])
+        .map_err(|e| (500, format!("failed to push: non-fast-forward: {e}")))?;
     let new_default = if empty {
-        git(
-            bare,
-            &["symbolic-ref", "HEAD", &format!("refs/heads/{branch}")],
-            None,
-            &[],
-        )
-        .unwrap();
+        git(bare, &["symbolic-ref", "HEAD", &format!("refs/heads/{branch}")], None, &[]).unwrap();
         Some(branch.to_string())
     } else {
         None

@@ -66,10 +66,7 @@ pub const PAGE_ITEM_CAP: usize = 25;
 
 /// 32 lowercase hex characters, no dashes.
 pub fn norm(id: &str) -> String {
-    id.chars()
-        .filter(|c| *c != '-')
-        .flat_map(char::to_lowercase)
-        .collect()
+    id.chars().filter(|c| *c != '-').flat_map(char::to_lowercase).collect()
 }
 
 /// Dashed UUID form (8-4-4-4-12) of a 32-hex id; other strings unchanged.
@@ -78,14 +75,7 @@ pub fn dashed(id: &str) -> String {
     if n.len() != 32 {
         return id.to_string();
     }
-    format!(
-        "{}-{}-{}-{}-{}",
-        &n[0..8],
-        &n[8..12],
-        &n[12..16],
-        &n[16..20],
-        &n[20..32]
-    )
+    format!("{}-{}-{}-{}-{}", &n[0..8], &n[8..12], &n[12..16], &n[16..20], &n[20..32])
 }
 
 fn is_hex32(s: &str) -> bool {
@@ -107,10 +97,7 @@ fn splitmix(mut x: u64) -> u64 {
 
 /// Notion's timestamp format: `2026-01-01T00:00:00.000Z`.
 pub fn iso_ms(ms: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
+    DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
 /// RFC 3339 datetime or `YYYY-MM-DD` (midnight UTC) to unix milliseconds.
@@ -118,16 +105,11 @@ pub fn parse_ms(s: &str) -> Option<i64> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.timestamp_millis());
     }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .ok()
-        .map(|d| d.and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp_millis())
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().map(|d| d.and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp_millis())
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 fn percent_decode(s: &str) -> String {
@@ -135,11 +117,7 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%'
-            && i + 2 < b.len()
-            && b[i + 1].is_ascii_hexdigit()
-            && b[i + 2].is_ascii_hexdigit()
-        {
+        if b[i] == b'%' && i + 2 < b.len() && b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit() {
             let hex = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
             out.push(hex(b[i + 1]) * 16 + hex(b[i + 2]));
             i += 3;
@@ -165,11 +143,7 @@ fn percent_encode(s: &str) -> String {
 
 fn plain_text(rich: &Value) -> String {
     rich.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|r| r.get("plain_text").and_then(Value::as_str))
-                .collect()
-        })
+        .map(|a| a.iter().filter_map(|r| r.get("plain_text").and_then(Value::as_str)).collect())
         .unwrap_or_default()
 }
 
@@ -248,10 +222,7 @@ impl LazyRow {
             "href": null
         });
         let mut props = Map::new();
-        props.insert(
-            self.title_property.clone(),
-            json!({"id": "title", "type": "title", "title": [run]}),
-        );
+        props.insert(self.title_property.clone(), json!({"id": "title", "type": "title", "title": [run]}));
         json!({
             "object": "page",
             "id": self.id,
@@ -396,21 +367,14 @@ impl World {
     pub fn insert_lazy_row(&mut self, row: LazyRow) {
         let id = norm(&row.id);
         let ds = norm(&row.data_source_id);
-        self.data_sources
-            .get_mut(&ds)
-            .expect("insert the data source first")
-            .rows
-            .push(id.clone());
+        self.data_sources.get_mut(&ds).expect("insert the data source first").rows.push(id.clone());
         self.lazy_rows.insert(id, row);
     }
 
     /// The stored (untruncated, unsigned) page JSON.
     pub fn page(&self, id: &str) -> Option<Value> {
         let id = norm(id);
-        self.pages
-            .get(&id)
-            .cloned()
-            .or_else(|| self.lazy_rows.get(&id).map(LazyRow::to_page))
+        self.pages.get(&id).cloned().or_else(|| self.lazy_rows.get(&id).map(LazyRow::to_page))
     }
 
     pub fn has_page(&self, id: &str) -> bool {
@@ -477,13 +441,8 @@ impl World {
 
     pub fn insert_data_source(&mut self, ds: Value) -> String {
         let id = norm(ds["id"].as_str().expect("data source needs an id"));
-        let rows = self
-            .data_sources
-            .remove(&id)
-            .map(|e| e.rows)
-            .unwrap_or_default();
-        self.data_sources
-            .insert(id.clone(), DataSourceEntry { json: ds, rows });
+        let rows = self.data_sources.remove(&id).map(|e| e.rows).unwrap_or_default();
+        self.data_sources.insert(id.clone(), DataSourceEntry { json: ds, rows });
         id
     }
 
@@ -494,10 +453,7 @@ impl World {
     }
 
     pub fn add_comment(&mut self, block_id: &str, comment: Value) {
-        self.comments
-            .entry(norm(block_id))
-            .or_default()
-            .push(comment);
+        self.comments.entry(norm(block_id)).or_default().push(comment);
     }
 
     pub fn unshare(&mut self, id: &str) {
@@ -515,23 +471,11 @@ impl World {
     }
 
     /// Store a file whose download claims `content_type` (use it to lie, e.g. PNG as image/jpeg).
-    pub fn add_file_with_type(
-        &mut self,
-        name: &str,
-        bytes: Vec<u8>,
-        content_type: &str,
-    ) -> FileRef {
+    pub fn add_file_with_type(&mut self, name: &str, bytes: Vec<u8>, content_type: &str) -> FileRef {
         let key = self.next_id();
-        let file = StoredFile {
-            name: name.to_string(),
-            bytes,
-            content_type: content_type.to_string(),
-        };
+        let file = StoredFile { name: name.to_string(), bytes, content_type: content_type.to_string() };
         self.files.insert(key.clone(), file);
-        FileRef {
-            key,
-            name: name.to_string(),
-        }
+        FileRef { key, name: name.to_string() }
     }
 
     fn is_unshared(&self, id: &str) -> bool {
@@ -544,9 +488,7 @@ impl World {
             return false;
         }
         match page_parent {
-            Some((ds, db)) => {
-                !self.unshared.contains(&norm(ds)) && !self.unshared.contains(&norm(db))
-            }
+            Some((ds, db)) => !self.unshared.contains(&norm(ds)) && !self.unshared.contains(&norm(db)),
             None => true,
         }
     }
@@ -647,14 +589,7 @@ struct CursorState {
 impl Cursors {
     fn issue(&mut self, scope: &str, offset: usize, snapshot: Option<Arc<Vec<String>>>) -> String {
         let token = uuid_from_bits(self.rng.random());
-        self.map.insert(
-            token.clone(),
-            CursorState {
-                scope: scope.to_string(),
-                offset,
-                snapshot,
-            },
-        );
+        self.map.insert(token.clone(), CursorState { scope: scope.to_string(), offset, snapshot });
         token
     }
 
@@ -662,9 +597,7 @@ impl Cursors {
         let Some(c) = cursor else { return Ok(None) };
         match self.map.get(c) {
             Some(st) if st.scope == scope => Ok(Some(st)),
-            _ => Err(ApiError::validation(&format!(
-                "The start_cursor provided is invalid: {c}"
-            ))),
+            _ => Err(ApiError::validation(&format!("The start_cursor provided is invalid: {c}"))),
         }
     }
 }
@@ -704,9 +637,7 @@ impl Drop for FakeNotion {
 
 impl FakeNotion {
     pub async fn start(world: World) -> FakeNotion {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind 127.0.0.1:0");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local addr");
         let seed = world.seed;
         let shared = Arc::new(Shared {
@@ -715,10 +646,7 @@ impl FakeNotion {
                 stats: Stats::default(),
                 rng: StdRng::seed_from_u64(seed),
                 bucket: None,
-                cursors: Cursors {
-                    map: HashMap::new(),
-                    rng: StdRng::seed_from_u64(seed ^ 0xC0C0),
-                },
+                cursors: Cursors { map: HashMap::new(), rng: StdRng::seed_from_u64(seed ^ 0xC0C0) },
                 signed: HashMap::new(),
             }),
             origin: format!("http://{addr}"),
@@ -776,8 +704,8 @@ async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
                     async move { Ok::<_, Infallible>(handle(shared, kill, req).await) }
                 })
             };
-            let conn = hyper::server::conn::http1::Builder::new()
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), svc);
+            let conn =
+                hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(stream), svc);
             tokio::select! {
                 _ = conn => {}
                 _ = kill.notified() => {} // drop fault: close without answering
@@ -795,17 +723,10 @@ struct Ctx {
 
 impl Ctx {
     fn param(&self, k: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.as_str())
+        self.query.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
     }
     fn params(&self, k: &str) -> Vec<&str> {
-        self.query
-            .iter()
-            .filter(|(n, _)| n == k)
-            .map(|(_, v)| v.as_str())
-            .collect()
+        self.query.iter().filter(|(n, _)| n == k).map(|(_, v)| v.as_str()).collect()
     }
 }
 
@@ -818,11 +739,7 @@ struct ApiError {
 
 impl ApiError {
     fn new(status: u16, code: &'static str, message: &str) -> ApiError {
-        ApiError {
-            status,
-            code,
-            message: message.to_string(),
-        }
+        ApiError { status, code, message: message.to_string() }
     }
     fn validation(message: &str) -> ApiError {
         ApiError::new(400, "validation_error", message)
@@ -862,22 +779,9 @@ fn error_response(inner: &mut Inner, e: &ApiError) -> Response<Body> {
 
 fn rate_limited(inner: &mut Inner) -> Response<Body> {
     inner.stats.rate_limited += 1;
-    let e = ApiError::new(
-        429,
-        "rate_limited",
-        "You have been rate limited. Please try again in a few minutes.",
-    );
+    let e = ApiError::new(429, "rate_limited", "You have been rate limited. Please try again in a few minutes.");
     let mut r = error_response(inner, &e);
-    r.headers_mut().insert(
-        header::RETRY_AFTER,
-        inner
-            .world
-            .faults
-            .retry_after_secs
-            .to_string()
-            .parse()
-            .unwrap(),
-    );
+    r.headers_mut().insert(header::RETRY_AFTER, inner.world.faults.retry_after_secs.to_string().parse().unwrap());
     r
 }
 
@@ -951,15 +855,10 @@ async fn handle(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) 
         if inner.world.faults.burst_529 > 0 {
             inner.world.faults.burst_529 -= 1;
             inner.stats.server_errors += 1;
-            let e = ApiError::new(
-                529,
-                "service_overload",
-                "Notion is experiencing high load. Please try again later.",
-            );
+            let e = ApiError::new(529, "service_overload", "Notion is experiencing high load. Please try again later.");
             let mut r = error_response(inner, &e);
             let after = inner.world.faults.retry_after_secs.to_string();
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, after.parse().unwrap());
+            r.headers_mut().insert(header::RETRY_AFTER, after.parse().unwrap());
             return r;
         }
         if !take_token(inner) {
@@ -982,20 +881,10 @@ async fn handle(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) 
     }
 
     // Auth and version.
-    let auth = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let version = req
-        .headers()
-        .get("notion-version")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let auth = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let version = req.headers().get("notion-version").and_then(|v| v.to_str().ok()).map(str::to_string);
     let query: Vec<(String, String)> =
-        url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
-            .into_owned()
-            .collect();
+        url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()).into_owned().collect();
     let body = match axum::body::to_bytes(Body::new(req.into_body()), 64 << 20).await {
         Ok(b) => b,
         Err(_) => Bytes::new(),
@@ -1006,10 +895,7 @@ async fn handle(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) 
     let expected = format!("Bearer {}", inner.world.token);
     if auth.as_deref() != Some(expected.as_str()) {
         inner.stats.unauthorized += 1;
-        return error_response(
-            inner,
-            &ApiError::new(401, "unauthorized", "API token is invalid."),
-        );
+        return error_response(inner, &ApiError::new(401, "unauthorized", "API token is invalid."));
     }
     let version = match version {
         None => {
@@ -1029,22 +915,14 @@ async fn handle(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) 
         }
         Some(v) => v,
     };
-    let ctx = Ctx {
-        version,
-        origin: shared.origin.clone(),
-        query,
-    };
+    let ctx = Ctx { version, origin: shared.origin.clone(), query };
     let body: Value = if method == Method::POST && !body.is_empty() {
         match serde_json::from_slice(&body) {
             Ok(v) => v,
             Err(e) => {
                 return error_response(
                     inner,
-                    &ApiError::new(
-                        400,
-                        "invalid_json",
-                        &format!("Error parsing JSON body: {e}"),
-                    ),
+                    &ApiError::new(400, "invalid_json", &format!("Error parsing JSON body: {e}")),
                 )
             }
         }
@@ -1066,13 +944,7 @@ async fn handle(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) 
                 }
             }
             let mut bytes = serde_json::to_vec(&v).unwrap();
-            if inner
-                .world
-                .faults
-                .malformed_json_paths
-                .iter()
-                .any(|p| rel.starts_with(p.as_str()))
-            {
+            if inner.world.faults.malformed_json_paths.iter().any(|p| rel.starts_with(p.as_str())) {
                 inner.stats.malformed += 1;
                 bytes.truncate(bytes.len() / 2);
             }
@@ -1089,15 +961,10 @@ fn take_token(inner: &mut Inner) -> bool {
     let now = Instant::now();
     let bucket = match &mut inner.bucket {
         Some(b) if b.config == cfg => b,
-        slot => slot.insert(Bucket {
-            tokens: cfg.burst as f64,
-            config: cfg,
-            last: now,
-        }),
+        slot => slot.insert(Bucket { tokens: cfg.burst as f64, config: cfg, last: now }),
     };
     let elapsed = now.duration_since(bucket.last).as_secs_f64();
-    bucket.tokens =
-        (bucket.tokens + elapsed * bucket.config.per_second).min(bucket.config.burst as f64);
+    bucket.tokens = (bucket.tokens + elapsed * bucket.config.per_second).min(bucket.config.burst as f64);
     bucket.last = now;
     if bucket.tokens >= 1.0 {
         bucket.tokens -= 1.0;
@@ -1116,11 +983,7 @@ fn finish_json(inner: &mut Inner, ctx: &Ctx, v: &mut Value) {
         match v {
             Value::Array(a) => stack.extend(a.iter_mut()),
             Value::Object(o) => {
-                if let Some(key) = o
-                    .get("url")
-                    .and_then(Value::as_str)
-                    .and_then(|u| u.strip_prefix(FILE_SCHEME))
-                {
+                if let Some(key) = o.get("url").and_then(Value::as_str).and_then(|u| u.strip_prefix(FILE_SCHEME)) {
                     let key = key.to_string();
                     let (url, expiry) = sign_url(inner, &ctx.origin, &key, ttl);
                     o.insert("url".into(), json!(url));
@@ -1153,31 +1016,15 @@ fn finish_json(inner: &mut Inner, ctx: &Ctx, v: &mut Value) {
 }
 
 fn sign_url(inner: &mut Inner, origin: &str, key: &str, ttl: Duration) -> (String, String) {
-    let name = inner
-        .world
-        .files
-        .get(key)
-        .map(|f| f.name.clone())
-        .unwrap_or_else(|| "file".into());
-    let sig = format!(
-        "{:032x}{:032x}",
-        inner.rng.random::<u128>(),
-        inner.rng.random::<u128>()
-    );
+    let name = inner.world.files.get(key).map(|f| f.name.clone()).unwrap_or_else(|| "file".into());
+    let sig = format!("{:032x}{:032x}", inner.rng.random::<u128>(), inner.rng.random::<u128>());
     let cred = format!("ASIA{:016X}", inner.rng.random::<u64>());
     let now = now_ms();
     let expires_unix = now / 1000 + ttl.as_secs() as i64;
-    let date = DateTime::<Utc>::from_timestamp_millis(now)
-        .unwrap_or_default()
-        .format("%Y%m%dT%H%M%SZ");
+    let date = DateTime::<Utc>::from_timestamp_millis(now).unwrap_or_default().format("%Y%m%dT%H%M%SZ");
     inner.signed.insert(
         sig.clone(),
-        Signed {
-            key: key.to_string(),
-            expires_at: Instant::now() + ttl,
-            expires_unix,
-            ttl_secs: ttl.as_secs(),
-        },
+        Signed { key: key.to_string(), expires_at: Instant::now() + ttl, expires_unix, ttl_secs: ttl.as_secs() },
     );
     let url = format!(
         "{origin}/s3/{key}/{}?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Content-Sha256=UNSIGNED-PAYLOAD\
@@ -1246,14 +1093,7 @@ fn serve_file(inner: &mut Inner, path: &str, query: &str) -> Response<Body> {
 
 type ApiResult = Result<Value, ApiError>;
 
-fn dispatch(
-    w: &World,
-    cur: &mut Cursors,
-    ctx: &Ctx,
-    method: &Method,
-    segs: &[&str],
-    body: &Value,
-) -> ApiResult {
+fn dispatch(w: &World, cur: &mut Cursors, ctx: &Ctx, method: &Method, segs: &[&str], body: &Value) -> ApiResult {
     match (method.as_str(), segs) {
         ("GET", ["users", "me"]) => Ok(w.bot.clone()),
         ("GET", ["users"]) => list_users(w, cur, ctx),
@@ -1262,10 +1102,7 @@ fn dispatch(
             if w.bot["id"].as_str().map(norm).as_deref() == Some(id.as_str()) {
                 return Ok(w.bot.clone());
             }
-            w.users
-                .get(&id)
-                .cloned()
-                .ok_or_else(|| ApiError::not_found("user", &id))
+            w.users.get(&id).cloned().ok_or_else(|| ApiError::not_found("user", &id))
         }
         ("POST", ["search"]) => search(w, cur, body),
         ("GET", ["databases", id]) => {
@@ -1368,12 +1205,7 @@ fn window_with(
     let start = start.min(limit);
     let end = (start + size).min(limit);
     let next_cursor = (end < limit).then(|| cur.issue(scope, end, snapshot));
-    Ok(Window {
-        start,
-        end,
-        next_cursor,
-        capped: end == limit && total > cap,
-    })
+    Ok(Window { start, end, next_cursor, capped: end == limit && total > cap })
 }
 
 fn envelope(kind: &str, results: Vec<Value>, w: &Window) -> Value {
@@ -1397,9 +1229,7 @@ fn body_cursor(body: &Value) -> Result<Option<&str>, ApiError> {
     match body.get("start_cursor") {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(ApiError::validation(
-            "body failed validation: body.start_cursor should be a string.",
-        )),
+        Some(_) => Err(ApiError::validation("body failed validation: body.start_cursor should be a string.")),
     }
 }
 
@@ -1407,30 +1237,14 @@ fn list_users(w: &World, cur: &mut Cursors, ctx: &Ctx) -> ApiResult {
     let mut users: Vec<&Value> = w.users.values().collect();
     users.sort_by_key(|u| u["id"].as_str().unwrap_or("").to_string());
     let size = page_size(ctx.param("page_size").map(|s| json!(s)).as_ref(), "query")?;
-    let win = window(
-        cur,
-        "users",
-        users.len(),
-        ctx.param("start_cursor"),
-        size,
-        usize::MAX,
-    )?;
-    let results = users[win.start..win.end]
-        .iter()
-        .map(|u| (*u).clone())
-        .collect();
+    let win = window(cur, "users", users.len(), ctx.param("start_cursor"), size, usize::MAX)?;
+    let results = users[win.start..win.end].iter().map(|u| (*u).clone()).collect();
     Ok(envelope("user", results, &win))
 }
 
 fn visible_data_source<'w>(w: &'w World, id: &str) -> Result<&'w DataSourceEntry, ApiError> {
-    let ds = w
-        .data_sources
-        .get(id)
-        .ok_or_else(|| ApiError::not_found("data_source", id))?;
-    let db = ds.json["parent"]["database_id"]
-        .as_str()
-        .map(norm)
-        .unwrap_or_default();
+    let ds = w.data_sources.get(id).ok_or_else(|| ApiError::not_found("data_source", id))?;
+    let db = ds.json["parent"]["database_id"].as_str().map(norm).unwrap_or_default();
     if w.is_unshared(id) || w.is_unshared(&db) {
         return Err(ApiError::not_found("data_source", id));
     }
@@ -1439,10 +1253,7 @@ fn visible_data_source<'w>(w: &'w World, id: &str) -> Result<&'w DataSourceEntry
 
 fn row_parent(page: &Value) -> Option<(&str, &str)> {
     let p = &page["parent"];
-    Some((
-        p["data_source_id"].as_str()?,
-        p["database_id"].as_str().unwrap_or(""),
-    ))
+    Some((p["data_source_id"].as_str()?, p["database_id"].as_str().unwrap_or("")))
 }
 
 fn visible_page(w: &World, id: &str) -> ApiResult {
@@ -1455,28 +1266,18 @@ fn visible_page(w: &World, id: &str) -> ApiResult {
 
 /// Truncate page-object lists at 25 like the real API and apply `filter_properties`.
 fn serve_page(page: &mut Value, ctx: &Ctx) {
-    let keep: Vec<String> = ctx
-        .params("filter_properties")
-        .iter()
-        .map(|p| percent_decode(p))
-        .collect();
+    let keep: Vec<String> = ctx.params("filter_properties").iter().map(|p| percent_decode(p)).collect();
     let Some(props) = page.get_mut("properties").and_then(Value::as_object_mut) else {
         return;
     };
     if !keep.is_empty() {
-        props.retain(|_, p| {
-            p["id"]
-                .as_str()
-                .is_some_and(|id| keep.contains(&percent_decode(id)))
-        });
+        props.retain(|_, p| p["id"].as_str().is_some_and(|id| keep.contains(&percent_decode(id))));
     }
     for p in props.values_mut() {
         let ty = p["type"].as_str().unwrap_or("").to_string();
         match ty.as_str() {
             "relation" => {
-                let more = p["relation"]
-                    .as_array()
-                    .is_some_and(|a| a.len() > PAGE_ITEM_CAP);
+                let more = p["relation"].as_array().is_some_and(|a| a.len() > PAGE_ITEM_CAP);
                 if let Some(a) = p["relation"].as_array_mut() {
                     a.truncate(PAGE_ITEM_CAP);
                 }
@@ -1532,10 +1333,7 @@ fn get_block(w: &World, id: &str) -> ApiResult {
 fn served_block(w: &World, b: &Value) -> Value {
     let mut b = b.clone();
     let id = norm(b["id"].as_str().unwrap_or(""));
-    let stored = b
-        .get("has_children")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    let stored = b.get("has_children").and_then(Value::as_bool).unwrap_or(false);
     b["has_children"] = json!(stored || w.children.get(&id).is_some_and(|c| !c.is_empty()));
     b
 }
@@ -1546,36 +1344,21 @@ fn block_children(w: &World, cur: &mut Cursors, ctx: &Ctx, id: &str) -> ApiResul
         return Err(ApiError::not_found("block", id));
     }
     if let Some(b) = block.filter(|b| b["type"] == "unsupported") {
-        let ty = b["unsupported"]["block_type"]
-            .as_str()
-            .unwrap_or("unsupported");
-        return Err(ApiError::validation(&format!(
-            "Block type {ty} is not supported via the API."
-        )));
+        let ty = b["unsupported"]["block_type"].as_str().unwrap_or("unsupported");
+        return Err(ApiError::validation(&format!("Block type {ty} is not supported via the API.")));
     }
     let empty = Vec::new();
     let kids = w.children.get(id).unwrap_or(&empty);
     let size = page_size(ctx.param("page_size").map(|s| json!(s)).as_ref(), "query")?;
-    let win = window(
-        cur,
-        &format!("children:{id}"),
-        kids.len(),
-        ctx.param("start_cursor"),
-        size,
-        usize::MAX,
-    )?;
-    let results = kids[win.start..win.end]
-        .iter()
-        .filter_map(|k| w.blocks.get(k))
-        .map(|b| served_block(w, b))
-        .collect();
+    let win = window(cur, &format!("children:{id}"), kids.len(), ctx.param("start_cursor"), size, usize::MAX)?;
+    let results = kids[win.start..win.end].iter().filter_map(|k| w.blocks.get(k)).map(|b| served_block(w, b)).collect();
     Ok(envelope("block", results, &win))
 }
 
 fn list_comments(w: &World, cur: &mut Cursors, ctx: &Ctx) -> ApiResult {
-    let raw = ctx.param("block_id").ok_or_else(|| {
-        ApiError::validation("query failed validation: query.block_id should be defined.")
-    })?;
+    let raw = ctx
+        .param("block_id")
+        .ok_or_else(|| ApiError::validation("query failed validation: query.block_id should be defined."))?;
     let id = path_id(raw, "block_id")?;
     if w.is_unshared(&id) || (!w.blocks.contains_key(&id) && visible_page(w, &id).is_err()) {
         return Err(ApiError::not_found("block", &id));
@@ -1583,14 +1366,7 @@ fn list_comments(w: &World, cur: &mut Cursors, ctx: &Ctx) -> ApiResult {
     let empty = Vec::new();
     let all = w.comments.get(&id).unwrap_or(&empty);
     let size = page_size(ctx.param("page_size").map(|s| json!(s)).as_ref(), "query")?;
-    let win = window(
-        cur,
-        &format!("comments:{id}"),
-        all.len(),
-        ctx.param("start_cursor"),
-        size,
-        usize::MAX,
-    )?;
+    let win = window(cur, &format!("comments:{id}"), all.len(), ctx.param("start_cursor"), size, usize::MAX)?;
     Ok(envelope("comment", all[win.start..win.end].to_vec(), &win))
 }
 
@@ -1601,29 +1377,18 @@ fn page_property(w: &World, cur: &mut Cursors, ctx: &Ctx, id: &str, prop_raw: &s
         .as_object()
         .and_then(|p| {
             p.values().find(|v| {
-                v["id"].as_str().is_some_and(|pid| {
-                    pid == wanted || percent_decode(pid) == wanted || pid == prop_raw
-                })
+                v["id"].as_str().is_some_and(|pid| pid == wanted || percent_decode(pid) == wanted || pid == prop_raw)
             })
         })
         .ok_or_else(|| {
-            ApiError::new(
-                404,
-                "object_not_found",
-                &format!("Could not find property with ID: {wanted}."),
-            )
+            ApiError::new(404, "object_not_found", &format!("Could not find property with ID: {wanted}."))
         })?;
     let pid = prop["id"].as_str().unwrap_or("").to_string();
     let ty = prop["type"].as_str().unwrap_or("").to_string();
     let items: Vec<Value> = match ty.as_str() {
-        "title" | "rich_text" | "relation" | "people" => {
-            prop[&ty].as_array().cloned().unwrap_or_default()
-        }
+        "title" | "rich_text" | "relation" | "people" => prop[&ty].as_array().cloned().unwrap_or_default(),
         "rollup" => match prop["rollup"]["type"].as_str() {
-            Some("array") => prop["rollup"]["array"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default(),
+            Some("array") => prop["rollup"]["array"].as_array().cloned().unwrap_or_default(),
             _ => Vec::new(),
         },
         _ => {
@@ -1637,14 +1402,7 @@ fn page_property(w: &World, cur: &mut Cursors, ctx: &Ctx, id: &str, prop_raw: &s
     };
     let size = page_size(ctx.param("page_size").map(|s| json!(s)).as_ref(), "query")?;
     let scope = format!("prop:{id}:{pid}");
-    let win = window(
-        cur,
-        &scope,
-        items.len(),
-        ctx.param("start_cursor"),
-        size,
-        usize::MAX,
-    )?;
+    let win = window(cur, &scope, items.len(), ctx.param("start_cursor"), size, usize::MAX)?;
     let results = items[win.start..win.end]
         .iter()
         .map(|it| {
@@ -1728,14 +1486,7 @@ fn search(w: &World, cur: &mut Cursors, body: &Value) -> ApiResult {
                 && w.page_visible(id, row_parent(p))
                 && (query.is_empty() || page_title(p).to_lowercase().contains(&query))
             {
-                hits.push((
-                    p["last_edited_time"]
-                        .as_str()
-                        .and_then(parse_ms)
-                        .unwrap_or(0),
-                    true,
-                    id.clone(),
-                ));
+                hits.push((p["last_edited_time"].as_str().and_then(parse_ms).unwrap_or(0), true, id.clone()));
             }
         }
         for (id, r) in &w.lazy_rows {
@@ -1751,39 +1502,15 @@ fn search(w: &World, cur: &mut Cursors, body: &Value) -> ApiResult {
         for (id, ds) in &w.data_sources {
             if visible_data_source(w, id).is_ok()
                 && ds.json["in_trash"].as_bool().unwrap_or(false) == trash
-                && (query.is_empty()
-                    || plain_text(&ds.json["title"])
-                        .to_lowercase()
-                        .contains(&query))
+                && (query.is_empty() || plain_text(&ds.json["title"]).to_lowercase().contains(&query))
             {
-                hits.push((
-                    ds.json["last_edited_time"]
-                        .as_str()
-                        .and_then(parse_ms)
-                        .unwrap_or(0),
-                    false,
-                    id.clone(),
-                ));
+                hits.push((ds.json["last_edited_time"].as_str().and_then(parse_ms).unwrap_or(0), false, id.clone()));
             }
         }
     }
-    hits.sort_by(|a, b| {
-        if descending {
-            b.0.cmp(&a.0)
-        } else {
-            a.0.cmp(&b.0)
-        }
-        .then_with(|| a.2.cmp(&b.2))
-    });
+    hits.sort_by(|a, b| if descending { b.0.cmp(&a.0) } else { a.0.cmp(&b.0) }.then_with(|| a.2.cmp(&b.2)));
     let size = page_size(body.get("page_size"), "body")?;
-    let win = window(
-        cur,
-        "search",
-        hits.len(),
-        body_cursor(body)?,
-        size,
-        usize::MAX,
-    )?;
+    let win = window(cur, "search", hits.len(), body_cursor(body)?, size, usize::MAX)?;
     let results = hits[win.start..win.end]
         .iter()
         .filter_map(|(_, is_page, id)| {
@@ -1801,11 +1528,7 @@ fn search(w: &World, cur: &mut Cursors, body: &Value) -> ApiResult {
 }
 
 fn serve_page_plain(page: &mut Value) {
-    let ctx = Ctx {
-        version: String::new(),
-        origin: String::new(),
-        query: Vec::new(),
-    };
+    let ctx = Ctx { version: String::new(), origin: String::new(), query: Vec::new() };
     serve_page(page, &ctx);
 }
 
@@ -1837,9 +1560,7 @@ impl Row<'_> {
     fn prop(&self, name: &str) -> Option<Value> {
         match self {
             Row::Json(p) => p["properties"].get(name).cloned(),
-            Row::Lazy(r) if r.title_property == name => {
-                r.to_page()["properties"].get(name).cloned()
-            }
+            Row::Lazy(r) if r.title_property == name => r.to_page()["properties"].get(name).cloned(),
             Row::Lazy(_) => None,
         }
     }
@@ -1854,15 +1575,7 @@ fn query_data_source(w: &World, cur: &mut Cursors, ctx: &Ctx, id: &str, body: &V
         Some(ids) => ids,
         None => Arc::new(matching_rows(w, id, body)?),
     };
-    let win = window_with(
-        cur,
-        &scope,
-        matched.len(),
-        cursor,
-        size,
-        w.query_cap,
-        Some(matched.clone()),
-    )?;
+    let win = window_with(cur, &scope, matched.len(), cursor, size, w.query_cap, Some(matched.clone()))?;
     let results = matched[win.start..win.end]
         .iter()
         .filter_map(|rid| w.page(rid))
@@ -1900,20 +1613,10 @@ fn matching_rows(w: &World, id: &str, body: &Value) -> Result<Vec<String>, ApiEr
     if sorts.is_empty() {
         return Ok(rows.into_iter().map(|(rid, _)| rid.clone()).collect());
     }
-    let dirs: Vec<bool> = sorts
-        .iter()
-        .map(|s| s["direction"] == "descending")
-        .collect();
+    let dirs: Vec<bool> = sorts.iter().map(|s| s["direction"] == "descending").collect();
     let mut keyed: Vec<(Vec<SortKey>, usize, &String)> = Vec::with_capacity(rows.len());
     for (i, (rid, row)) in rows.iter().enumerate() {
-        keyed.push((
-            sorts
-                .iter()
-                .map(|s| sort_key(s, row))
-                .collect::<Result<_, _>>()?,
-            i,
-            rid,
-        ));
+        keyed.push((sorts.iter().map(|s| sort_key(s, row)).collect::<Result<_, _>>()?, i, rid));
     }
     // Stable: ties keep the data source's row order.
     keyed.sort_by(|a, b| {
@@ -1957,13 +1660,8 @@ fn sort_key(s: &Value, row: &Row) -> Result<SortKey, ApiError> {
     match (s["timestamp"].as_str(), s["property"].as_str()) {
         (Some("created_time"), _) => Ok(ms(row.created())),
         (Some("last_edited_time"), _) => Ok(ms(row.edited())),
-        (None, Some(name)) => Ok(row
-            .prop(name)
-            .map(|p| value_key(&p))
-            .unwrap_or(SortKey::Empty)),
-        _ => Err(ApiError::validation(&format!(
-            "body failed validation: invalid sort {s}."
-        ))),
+        (None, Some(name)) => Ok(row.prop(name).map(|p| value_key(&p)).unwrap_or(SortKey::Empty)),
+        _ => Err(ApiError::validation(&format!("body failed validation: invalid sort {s}."))),
     }
 }
 
@@ -1981,33 +1679,21 @@ fn value_key(p: &Value) -> SortKey {
         }
         "number" => v.as_f64().map(SortKey::Num).unwrap_or(SortKey::Empty),
         "checkbox" => SortKey::Num(if v.as_bool() == Some(true) { 1.0 } else { 0.0 }),
-        "select" | "status" => v["name"]
-            .as_str()
-            .map(|s| SortKey::Str(s.to_lowercase()))
-            .unwrap_or(SortKey::Empty),
-        "date" => v["start"]
-            .as_str()
-            .and_then(parse_ms)
-            .map(|m| SortKey::Num(m as f64))
-            .unwrap_or(SortKey::Empty),
-        "created_time" | "last_edited_time" => v
-            .as_str()
-            .and_then(parse_ms)
-            .map(|m| SortKey::Num(m as f64))
-            .unwrap_or(SortKey::Empty),
-        "url" | "email" | "phone_number" => v
-            .as_str()
-            .map(|s| SortKey::Str(s.to_lowercase()))
-            .unwrap_or(SortKey::Empty),
+        "select" | "status" => v["name"].as_str().map(|s| SortKey::Str(s.to_lowercase())).unwrap_or(SortKey::Empty),
+        "date" => v["start"].as_str().and_then(parse_ms).map(|m| SortKey::Num(m as f64)).unwrap_or(SortKey::Empty),
+        "created_time" | "last_edited_time" => {
+            v.as_str().and_then(parse_ms).map(|m| SortKey::Num(m as f64)).unwrap_or(SortKey::Empty)
+        }
+        "url" | "email" | "phone_number" => {
+            v.as_str().map(|s| SortKey::Str(s.to_lowercase())).unwrap_or(SortKey::Empty)
+        }
         _ => SortKey::Empty,
     }
 }
 
 fn eval_filter(f: &Value, row: &Row, depth: usize) -> Result<bool, ApiError> {
     if depth > 2 {
-        return Err(ApiError::validation(
-            "body failed validation: filter nesting is limited to two levels.",
-        ));
+        return Err(ApiError::validation("body failed validation: filter nesting is limited to two levels."));
     }
     if let Some(all) = f.get("and").and_then(Value::as_array) {
         for sub in all {
@@ -2029,34 +1715,20 @@ fn eval_filter(f: &Value, row: &Row, depth: usize) -> Result<bool, ApiError> {
         let value = match ts {
             "created_time" => row.created(),
             "last_edited_time" => row.edited(),
-            _ => {
-                return Err(ApiError::validation(&format!(
-                    "body failed validation: unknown timestamp `{ts}`."
-                )))
-            }
+            _ => return Err(ApiError::validation(&format!("body failed validation: unknown timestamp `{ts}`."))),
         };
         return date_cond(&f[ts], value);
     }
     let Some(name) = f["property"].as_str() else {
-        return Err(ApiError::validation(&format!(
-            "body failed validation: unsupported filter {f}."
-        )));
+        return Err(ApiError::validation(&format!("body failed validation: unsupported filter {f}.")));
     };
     let prop = row.prop(name);
     let (ty, cond) = f
         .as_object()
-        .and_then(|o| {
-            o.iter()
-                .find(|(k, _)| k.as_str() != "property" && k.as_str() != "type")
-        })
+        .and_then(|o| o.iter().find(|(k, _)| k.as_str() != "property" && k.as_str() != "type"))
         .map(|(k, v)| (k.as_str(), v))
-        .ok_or_else(|| {
-            ApiError::validation("body failed validation: property filter without a condition.")
-        })?;
-    let val = prop
-        .as_ref()
-        .map(|p| &p[p["type"].as_str().unwrap_or("")])
-        .unwrap_or(&Value::Null);
+        .ok_or_else(|| ApiError::validation("body failed validation: property filter without a condition."))?;
+    let val = prop.as_ref().map(|p| &p[p["type"].as_str().unwrap_or("")]).unwrap_or(&Value::Null);
     property_cond(ty, cond, val)
 }
 
@@ -2065,18 +1737,11 @@ fn property_cond(ty: &str, cond: &Value, val: &Value) -> Result<bool, ApiError> 
         .as_object()
         .and_then(|o| o.iter().next())
         .ok_or_else(|| ApiError::validation("body failed validation: empty filter condition."))?;
-    let unsupported = || {
-        ApiError::validation(&format!(
-            "body failed validation: `{ty}.{op}` is not supported by the fake."
-        ))
-    };
+    let unsupported =
+        || ApiError::validation(&format!("body failed validation: `{ty}.{op}` is not supported by the fake."));
     match ty {
         "title" | "rich_text" | "url" | "email" | "phone_number" => {
-            let s = if val.is_array() {
-                plain_text(val)
-            } else {
-                val.as_str().unwrap_or("").to_string()
-            };
+            let s = if val.is_array() { plain_text(val) } else { val.as_str().unwrap_or("").to_string() };
             let a = arg.as_str().unwrap_or("");
             Ok(match op.as_str() {
                 "equals" => s == a,
@@ -2143,12 +1808,7 @@ fn property_cond(ty: &str, cond: &Value, val: &Value) -> Result<bool, ApiError> 
             })
         }
         "date" | "created_time" | "last_edited_time" => {
-            let ms = if ty == "date" {
-                val["start"].as_str()
-            } else {
-                val.as_str()
-            }
-            .and_then(parse_ms);
+            let ms = if ty == "date" { val["start"].as_str() } else { val.as_str() }.and_then(parse_ms);
             date_cond(cond, ms)
         }
         _ => Err(unsupported()),
@@ -2163,11 +1823,9 @@ fn date_cond(cond: &Value, value: Option<i64>) -> Result<bool, ApiError> {
     let day = 86_400_000i64;
     let now = now_ms();
     let bound = || {
-        arg.as_str().and_then(parse_ms).ok_or_else(|| {
-            ApiError::validation(&format!(
-                "body failed validation: `{arg}` is not a valid date."
-            ))
-        })
+        arg.as_str()
+            .and_then(parse_ms)
+            .ok_or_else(|| ApiError::validation(&format!("body failed validation: `{arg}` is not a valid date.")))
     };
     let date_only = arg.as_str().is_some_and(|s| s.len() == 10);
     let Some(v) = value else {
@@ -2190,10 +1848,6 @@ fn date_cond(cond: &Value, value: Option<i64>) -> Result<bool, ApiError> {
         "next_week" => v >= now && v <= now + 7 * day,
         "next_month" => v >= now && v <= now + 30 * day,
         "next_year" => v >= now && v <= now + 365 * day,
-        _ => {
-            return Err(ApiError::validation(&format!(
-                "body failed validation: unknown date operator `{op}`."
-            )))
-        }
+        _ => return Err(ApiError::validation(&format!("body failed validation: unknown date operator `{op}`."))),
     })
 }

@@ -11,9 +11,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::fake_notion::{
-    dashed, iso_ms, norm, parse_ms, uuid_from_bits, FileRef, LazyRow, World, BOT_ID,
-};
+use super::fake_notion::{dashed, iso_ms, norm, parse_ms, uuid_from_bits, FileRef, LazyRow, World, BOT_ID};
 
 /// The default timestamp of built objects.
 pub const TS: &str = "2026-01-01T00:00:00.000Z";
@@ -25,11 +23,7 @@ pub fn new_id() -> String {
 
 /// Deterministic dashed UUID number `n` (handy for readable fixtures).
 pub fn id_n(n: u64) -> String {
-    dashed(&format!(
-        "{:08x}00004000800{:013x}",
-        (n >> 32) as u32 ^ 0x0f0f_0f0f,
-        n
-    ))
+    dashed(&format!("{:08x}00004000800{:013x}", (n >> 32) as u32 ^ 0x0f0f_0f0f, n))
 }
 
 /// `TS` plus `minutes`, in Notion's format.
@@ -91,33 +85,15 @@ pub fn annotated(text: &str, ann: Ann) -> Value {
 }
 
 pub fn bold(text: &str) -> Value {
-    annotated(
-        text,
-        Ann {
-            bold: true,
-            ..Ann::default()
-        },
-    )
+    annotated(text, Ann { bold: true, ..Ann::default() })
 }
 
 pub fn italic(text: &str) -> Value {
-    annotated(
-        text,
-        Ann {
-            italic: true,
-            ..Ann::default()
-        },
-    )
+    annotated(text, Ann { italic: true, ..Ann::default() })
 }
 
 pub fn code_run(text: &str) -> Value {
-    annotated(
-        text,
-        Ann {
-            code: true,
-            ..Ann::default()
-        },
-    )
+    annotated(text, Ann { code: true, ..Ann::default() })
 }
 
 pub fn link_run(text: &str, url: &str) -> Value {
@@ -137,44 +113,24 @@ fn mention(payload: Value, plain: &str, href: Option<&str>) -> Value {
 
 pub fn mention_page(id: &str, title: &str) -> Value {
     let href = format!("https://www.notion.so/{}", norm(id));
-    mention(
-        json!({"type": "page", "page": {"id": dashed(id)}}),
-        title,
-        Some(&href),
-    )
+    mention(json!({"type": "page", "page": {"id": dashed(id)}}), title, Some(&href))
 }
 
 pub fn mention_database(id: &str, title: &str) -> Value {
     let href = format!("https://www.notion.so/{}", norm(id));
-    mention(
-        json!({"type": "database", "database": {"id": dashed(id)}}),
-        title,
-        Some(&href),
-    )
+    mention(json!({"type": "database", "database": {"id": dashed(id)}}), title, Some(&href))
 }
 
 pub fn mention_user(id: &str, name: &str) -> Value {
-    mention(
-        json!({"type": "user", "user": {"object": "user", "id": dashed(id)}}),
-        &format!("@{name}"),
-        None,
-    )
+    mention(json!({"type": "user", "user": {"object": "user", "id": dashed(id)}}), &format!("@{name}"), None)
 }
 
 pub fn mention_date(start: &str, end: Option<&str>) -> Value {
-    mention(
-        json!({"type": "date", "date": {"start": start, "end": end, "time_zone": null}}),
-        start,
-        None,
-    )
+    mention(json!({"type": "date", "date": {"start": start, "end": end, "time_zone": null}}), start, None)
 }
 
 pub fn mention_link(url: &str, title: &str) -> Value {
-    mention(
-        json!({"type": "link_mention", "link_mention": {"href": url, "title": title}}),
-        url,
-        Some(url),
-    )
+    mention(json!({"type": "link_mention", "link_mention": {"href": url, "title": title}}), url, Some(url))
 }
 
 /// A rich-text array holding one plain run (empty array for "").
@@ -270,25 +226,16 @@ pub fn p_number(n: Option<f64>) -> Value {
     pv("number", json!(n))
 }
 pub fn p_select(name: Option<&str>) -> Value {
-    pv(
-        "select",
-        name.map(|n| option(n, "blue")).unwrap_or(Value::Null),
-    )
+    pv("select", name.map(|n| option(n, "blue")).unwrap_or(Value::Null))
 }
 pub fn p_status(name: &str) -> Value {
     pv("status", option(name, "green"))
 }
 pub fn p_multi_select(names: &[&str]) -> Value {
-    pv(
-        "multi_select",
-        names.iter().map(|n| option(n, "default")).collect(),
-    )
+    pv("multi_select", names.iter().map(|n| option(n, "default")).collect())
 }
 pub fn p_date(start: &str, end: Option<&str>) -> Value {
-    pv(
-        "date",
-        json!({"start": start, "end": end, "time_zone": null}),
-    )
+    pv("date", json!({"start": start, "end": end, "time_zone": null}))
 }
 pub fn p_date_empty() -> Value {
     pv("date", Value::Null)
@@ -332,25 +279,16 @@ pub fn p_formula_boolean(b: bool) -> Value {
     pv("formula", json!({"type": "boolean", "boolean": b}))
 }
 pub fn p_formula_date(start: &str) -> Value {
-    pv(
-        "formula",
-        json!({"type": "date", "date": {"start": start, "end": null, "time_zone": null}}),
-    )
+    pv("formula", json!({"type": "date", "date": {"start": start, "end": null, "time_zone": null}}))
 }
 /// Relation with the FULL list; the fake truncates page objects at 25 with `has_more:true`.
 pub fn p_relation(ids: &[String]) -> Value {
-    let mut v = pv(
-        "relation",
-        ids.iter().map(|i| json!({"id": dashed(i)})).collect(),
-    );
+    let mut v = pv("relation", ids.iter().map(|i| json!({"id": dashed(i)})).collect());
     v["has_more"] = json!(false);
     v
 }
 pub fn p_rollup_number(function: &str, n: f64) -> Value {
-    pv(
-        "rollup",
-        json!({"type": "number", "number": n, "function": function}),
-    )
+    pv("rollup", json!({"type": "number", "number": n, "function": function}))
 }
 pub fn p_rollup_date(function: &str, start: &str) -> Value {
     pv(
@@ -360,10 +298,7 @@ pub fn p_rollup_date(function: &str, start: &str) -> Value {
 }
 /// Rollup array; items are property values such as `p_title("x")`.
 pub fn p_rollup_array(function: &str, items: Vec<Value>) -> Value {
-    pv(
-        "rollup",
-        json!({"type": "array", "array": items, "function": function}),
-    )
+    pv("rollup", json!({"type": "array", "array": items, "function": function}))
 }
 pub fn p_created_time(ts: &str) -> Value {
     pv("created_time", json!(ts))
@@ -381,19 +316,13 @@ pub fn p_unique_id(prefix: Option<&str>, number: u64) -> Value {
     pv("unique_id", json!({"prefix": prefix, "number": number}))
 }
 pub fn p_verification(state: &str) -> Value {
-    pv(
-        "verification",
-        json!({"state": state, "date": null, "verified_by": null}),
-    )
+    pv("verification", json!({"state": state, "date": null, "verified_by": null}))
 }
 pub fn p_button() -> Value {
     pv("button", json!({}))
 }
 pub fn p_place(lat: f64, lon: f64, name: &str) -> Value {
-    pv(
-        "place",
-        json!({"lat": lat, "lon": lon, "name": name, "address": null}),
-    )
+    pv("place", json!({"lat": lat, "lon": lon, "name": name, "address": null}))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -406,11 +335,7 @@ pub fn page(id: &str, parent: Value, title: &str, props: Vec<(&str, Value)>) -> 
     let mut properties = Map::new();
     let has_title = props.iter().any(|(_, v)| v["type"] == "title");
     if !has_title {
-        let key = if parent["type"] == "data_source_id" {
-            "Name"
-        } else {
-            "title"
-        };
+        let key = if parent["type"] == "data_source_id" { "Name" } else { "title" };
         properties.insert(key.into(), p_title(title));
     }
     for (name, v) in props {
@@ -418,11 +343,7 @@ pub fn page(id: &str, parent: Value, title: &str, props: Vec<(&str, Value)>) -> 
     }
     for (name, v) in properties.iter_mut() {
         if v.get("id").is_none() {
-            let id = if v["type"] == "title" {
-                "title".to_string()
-            } else {
-                prop_id(name)
-            };
+            let id = if v["type"] == "title" { "title".to_string() } else { prop_id(name) };
             v.as_object_mut().unwrap().insert("id".into(), json!(id));
             // `id` first, like the API prints it.
             let mut o = Map::new();
@@ -503,10 +424,7 @@ pub fn heading(level: u8, text: &str) -> Value {
     )
 }
 pub fn toggle_heading(level: u8, text: &str) -> Value {
-    block(
-        &format!("heading_{level}"),
-        json!({"rich_text": rich_text(text), "color": "default", "is_toggleable": true}),
-    )
+    block(&format!("heading_{level}"), json!({"rich_text": rich_text(text), "color": "default", "is_toggleable": true}))
 }
 pub fn bulleted(text: &str) -> Value {
     block("bulleted_list_item", text_payload(rich_text(text)))
@@ -515,10 +433,7 @@ pub fn numbered(text: &str) -> Value {
     block("numbered_list_item", text_payload(rich_text(text)))
 }
 pub fn to_do(text: &str, checked: bool) -> Value {
-    block(
-        "to_do",
-        json!({"rich_text": rich_text(text), "checked": checked, "color": "default"}),
-    )
+    block("to_do", json!({"rich_text": rich_text(text), "checked": checked, "color": "default"}))
 }
 pub fn toggle(text: &str) -> Value {
     block("toggle", text_payload(rich_text(text)))
@@ -527,16 +442,10 @@ pub fn quote(text: &str) -> Value {
     block("quote", text_payload(rich_text(text)))
 }
 pub fn callout(text: &str, emoji: &str) -> Value {
-    block(
-        "callout",
-        json!({"rich_text": rich_text(text), "icon": icon_emoji(emoji), "color": "gray_background"}),
-    )
+    block("callout", json!({"rich_text": rich_text(text), "icon": icon_emoji(emoji), "color": "gray_background"}))
 }
 pub fn code(language: &str, text: &str) -> Value {
-    block(
-        "code",
-        json!({"rich_text": rich_text(text), "caption": [], "language": language}),
-    )
+    block("code", json!({"rich_text": rich_text(text), "caption": [], "language": language}))
 }
 pub fn equation(expression: &str) -> Value {
     block("equation", json!({"expression": expression}))
@@ -589,19 +498,14 @@ pub fn child_database(database_id: &str, title: &str) -> Value {
     block_with_id(database_id, "child_database", json!({"title": title}))
 }
 pub fn link_to_page(page_id: &str) -> Value {
-    block(
-        "link_to_page",
-        json!({"type": "page_id", "page_id": dashed(page_id)}),
-    )
+    block("link_to_page", json!({"type": "page_id", "page_id": dashed(page_id)}))
 }
 pub fn synced_block_original() -> Value {
     block("synced_block", json!({"synced_from": null}))
 }
 pub fn synced_block_reference(source_block_id: &str) -> Value {
-    let mut b = block(
-        "synced_block",
-        json!({"synced_from": {"type": "block_id", "block_id": dashed(source_block_id)}}),
-    );
+    let mut b =
+        block("synced_block", json!({"synced_from": {"type": "block_id", "block_id": dashed(source_block_id)}}));
     b["has_children"] = json!(true);
     b
 }
@@ -612,10 +516,7 @@ pub fn table(width: usize, has_column_header: bool, has_row_header: bool) -> Val
     )
 }
 pub fn table_row(cells: &[&str]) -> Value {
-    block(
-        "table_row",
-        json!({"cells": cells.iter().map(|c| rich_text(c)).collect::<Vec<_>>()}),
-    )
+    block("table_row", json!({"cells": cells.iter().map(|c| rich_text(c)).collect::<Vec<_>>()}))
 }
 pub fn column_list() -> Value {
     block("column_list", json!({}))
@@ -650,11 +551,7 @@ pub fn comment(parent_page_id: &str, text: &str, author: &str) -> Value {
 
 /// Schema entries: `(name, type, config)`; the title property is `("Name", "title", {})`.
 pub fn schema_entry(name: &str, ty: &str, config: Value) -> (String, Value) {
-    let id = if ty == "title" {
-        "title".to_string()
-    } else {
-        prop_id(name)
-    };
+    let id = if ty == "title" { "title".to_string() } else { prop_id(name) };
     let mut o = Map::new();
     o.insert("id".into(), json!(id));
     o.insert("name".into(), json!(name));
@@ -674,12 +571,7 @@ pub fn database(id: &str, parent: Value, title: &str, data_sources: &[(&str, &st
     })
 }
 
-pub fn data_source(
-    id: &str,
-    database_id: &str,
-    title: &str,
-    schema: Vec<(String, Value)>,
-) -> Value {
+pub fn data_source(id: &str, database_id: &str, title: &str, schema: Vec<(String, Value)>) -> Value {
     let props: Map<String, Value> = schema.into_iter().collect();
     json!({
         "object": "data_source", "id": dashed(id), "title": rich_text(title), "description": [],
@@ -714,39 +606,20 @@ pub struct DbSpec {
 
 impl Default for DbSpec {
     fn default() -> Self {
-        DbSpec {
-            title: "Tasks".into(),
-            parent: parent_workspace(),
-            rows: 3,
-            rows_per_minute: 1,
-            lazy: false,
-        }
+        DbSpec { title: "Tasks".into(), parent: parent_workspace(), rows: 3, rows_per_minute: 1, lazy: false }
     }
 }
 
 /// A database with one data source (`Name` title property) and `rows` rows titled `Row 0`..;
 /// row `i` is created at `TS + i / rows_per_minute` minutes.
 pub fn add_database(world: &mut World, title: &str, rows: usize) -> DbIds {
-    add_database_with(
-        world,
-        DbSpec {
-            title: title.into(),
-            rows,
-            lazy: rows > 500,
-            ..DbSpec::default()
-        },
-    )
+    add_database_with(world, DbSpec { title: title.into(), rows, lazy: rows > 500, ..DbSpec::default() })
 }
 
 pub fn add_database_with(world: &mut World, spec: DbSpec) -> DbIds {
     let database_id = world.next_id();
     let data_source_id = world.next_id();
-    world.insert_database(database(
-        &database_id,
-        spec.parent.clone(),
-        &spec.title,
-        &[(&data_source_id, &spec.title)],
-    ));
+    world.insert_database(database(&database_id, spec.parent.clone(), &spec.title, &[(&data_source_id, &spec.title)]));
     world.insert_data_source(data_source(
         &data_source_id,
         &database_id,
@@ -772,21 +645,12 @@ pub fn add_database_with(world: &mut World, spec: DbSpec) -> DbIds {
                 edited_ms: created,
             });
         } else {
-            let p = page(
-                &id,
-                parent_data_source(&data_source_id, &database_id),
-                &title,
-                vec![],
-            );
+            let p = page(&id, parent_data_source(&data_source_id, &database_id), &title, vec![]);
             world.insert_page(with_times(p, &iso_ms(created), &iso_ms(created)));
         }
         rows.push(id);
     }
-    DbIds {
-        database_id,
-        data_source_id,
-        rows,
-    }
+    DbIds { database_id, data_source_id, rows }
 }
 
 /// A standalone page (title property `title`) added to the world; returns its id.

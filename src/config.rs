@@ -306,7 +306,7 @@ pub fn from_vars(vars: &BTreeMap<String, String>, base_dir: &Path, ov: &Override
             "NOTION_VERSION={version} is not an API version date: use {DEFAULT_VERSION} (or 2025-09-03)"
         ));
     }
-    let rate_limit = r.number("NOTION_RATE_LIMIT", 3.0f64, 0.1, 100.0);
+    let rate_limit = r.number("NOTION_RATE_LIMIT", 3.0f64, 0.1, 1000.0);
 
     // --- Destination
     let author_name = r.get("GIT_AUTHOR_NAME").unwrap_or_else(|| "Notion Backup".to_string());

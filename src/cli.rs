@@ -52,6 +52,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the backup (the default when no command is given).
     Backup,
+    /// Verify the setup without writing anything: the token, each database (shared? how many
+    /// pages?), each destination (reachable, writable); prints a table, exits 0 only if all is well.
+    Check,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

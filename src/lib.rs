@@ -12,7 +12,9 @@
 //! - [`state`]: the versioned `sync-state.json`, written atomically
 //! - [`sync`]: the engine: what changed -> fetch -> render -> commit -> record
 //! - [`notify`]: run summary, Discord, health checks, webhooks
+//! - [`check`]: the `check` command, verifying the setup without writing anything
 
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod ids;

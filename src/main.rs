@@ -2,7 +2,8 @@
 //! code. Everything else lives in the library.
 
 use clap::Parser;
-use notion_git_backup::{cli::Cli, config, logging, notify, redact, sync, ExitStatus};
+use notion_git_backup::cli::{Cli, Command};
+use notion_git_backup::{check, config, logging, notify, redact, sync, ExitStatus};
 
 fn main() {
     let cli = Cli::parse();
@@ -24,6 +25,11 @@ fn main() {
             std::process::exit(ExitStatus::Fatal.code());
         }
     };
+    if cli.command == Some(Command::Check) {
+        let report = runtime.block_on(check::check(&cfg));
+        print!("{}", redact::scrub(&report.table()));
+        std::process::exit(if report.all_ok() { 0 } else { ExitStatus::PartialFailure.code() });
+    }
     let (status, report) = runtime.block_on(sync::run(cfg));
     eprint!("{}", redact::scrub(&notify::summary_text(&report)));
     std::process::exit(status.code());

@@ -344,7 +344,11 @@ impl Sink for LocalGitSink {
             }
             _ => current,
         };
-        self.recover().await?;
+        // `open(false)` (dry run, `check`) is read-only: it never creates and never recovers, so it
+        // leaves a dirty work tree exactly as it found it.
+        if create {
+            self.recover().await?;
+        }
         self.opened = true;
         Ok(())
     }

@@ -3,7 +3,10 @@
 
 /// Canonical form: 32 lowercase hex characters, no dashes.
 pub fn normalize(id: &str) -> String {
-    id.chars().filter(|c| *c != '-').flat_map(char::to_lowercase).collect()
+    id.chars()
+        .filter(|c| *c != '-')
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 /// Dashed UUID form (8-4-4-4-12), as the API prints ids.
@@ -12,7 +15,14 @@ pub fn dashed(id: &str) -> String {
     if n.len() != 32 {
         return n;
     }
-    format!("{}-{}-{}-{}-{}", &n[0..8], &n[8..12], &n[12..16], &n[16..20], &n[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &n[0..8],
+        &n[8..12],
+        &n[12..16],
+        &n[16..20],
+        &n[20..32]
+    )
 }
 
 fn is_hex32(s: &str) -> bool {
@@ -32,11 +42,19 @@ pub fn parse_user_id(input: &str) -> Option<String> {
         return Some(compact);
     }
     if s.contains("://") || s.starts_with("www.") || s.starts_with("notion.so") {
-        let with_scheme = if s.contains("://") { s.to_string() } else { format!("https://{s}") };
+        let with_scheme = if s.contains("://") {
+            s.to_string()
+        } else {
+            format!("https://{s}")
+        };
         let url = url::Url::parse(&with_scheme).ok()?;
         // The database id is the last 32 hex characters of the last path segment; the `v=`
         // query parameter is a view id and must be ignored.
-        let last = url.path_segments()?.filter(|p| !p.is_empty()).next_back()?.to_string();
+        let last = url
+            .path_segments()?
+            .filter(|p| !p.is_empty())
+            .next_back()?
+            .to_string();
         let last = normalize(&last);
         if last.len() >= 32 {
             let tail = &last[last.len() - 32..];
@@ -63,13 +81,21 @@ mod tests {
     #[test]
     fn accepts_all_forms() {
         assert_eq!(parse_user_id(ID).as_deref(), Some(ID));
-        assert_eq!(parse_user_id("1F2E3D4C-5B6A-7988-1F2E-3D4C5B6A7988").as_deref(), Some(ID));
         assert_eq!(
-            parse_user_id(&format!("https://www.notion.so/acme/Reading-List-{ID}?v=abcdefabcdefabcdefabcdefabcdefab"))
-                .as_deref(),
+            parse_user_id("1F2E3D4C-5B6A-7988-1F2E-3D4C5B6A7988").as_deref(),
             Some(ID)
         );
-        assert_eq!(parse_user_id(&format!("notion.so/{ID}")).as_deref(), Some(ID));
+        assert_eq!(
+            parse_user_id(&format!(
+                "https://www.notion.so/acme/Reading-List-{ID}?v=abcdefabcdefabcdefabcdefabcdefab"
+            ))
+            .as_deref(),
+            Some(ID)
+        );
+        assert_eq!(
+            parse_user_id(&format!("notion.so/{ID}")).as_deref(),
+            Some(ID)
+        );
         assert_eq!(parse_user_id(&format!("\"{ID}\"")).as_deref(), Some(ID));
     }
 
@@ -78,7 +104,10 @@ mod tests {
         assert_eq!(parse_user_id(""), None);
         assert_eq!(parse_user_id("my-database"), None);
         assert_eq!(parse_user_id("1f2e3d4c5b6a79881f2e3d4c5b6a798"), None);
-        assert_eq!(parse_user_id("https://www.notion.so/acme/Reading-List"), None);
+        assert_eq!(
+            parse_user_id("https://www.notion.so/acme/Reading-List"),
+            None
+        );
     }
 
     #[test]

@@ -13,8 +13,8 @@ pub const MAX_SLUG_LEN: usize = 60;
 pub const MAX_FILE_NAME_LEN: usize = 100;
 
 const WINDOWS_RESERVED: &[&str] = &[
-    "con", "prn", "aux", "nul", "com1", "com2", "com3", "com4", "com5", "com6", "com7", "com8", "com9", "lpt1",
-    "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9",
+    "con", "prn", "aux", "nul", "com1", "com2", "com3", "com4", "com5", "com6", "com7", "com8",
+    "com9", "lpt1", "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9",
 ];
 
 /// URL-safe lowercase ASCII slug (`[a-z0-9-]`), transliterated (`Café Ünïcode` -> `cafe-unicode`),
@@ -66,14 +66,27 @@ pub fn safe_file_name(name: &str, fallback: &str) -> String {
     while cleaned.contains("..") {
         cleaned = cleaned.replace("..", ".");
     }
-    let cleaned = cleaned.trim_start_matches(['.', ' ', '_']).trim_end_matches(['.', ' ']);
-    let mut out: String =
-        cleaned.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '_' }).collect();
+    let cleaned = cleaned
+        .trim_start_matches(['.', ' ', '_'])
+        .trim_end_matches(['.', ' ']);
+    let mut out: String = cleaned
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     if out.len() > MAX_FILE_NAME_LEN {
         out = truncate_keep_ext(&out, MAX_FILE_NAME_LEN);
     }
     let stem = out.split('.').next().unwrap_or("").to_ascii_lowercase();
-    if out.is_empty() || out.eq_ignore_ascii_case(".git") || WINDOWS_RESERVED.contains(&stem.as_str()) {
+    if out.is_empty()
+        || out.eq_ignore_ascii_case(".git")
+        || WINDOWS_RESERVED.contains(&stem.as_str())
+    {
         if out.is_empty() {
             return fallback.to_string();
         }
@@ -117,7 +130,9 @@ pub fn is_safe_relative(rel: &str) -> bool {
     !rel.is_empty()
         && !rel.starts_with('/')
         && !rel.contains('\\')
-        && rel.split('/').all(|c| !c.is_empty() && c != "." && c != ".." && !c.eq_ignore_ascii_case(".git"))
+        && rel
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != ".." && !c.eq_ignore_ascii_case(".git"))
 }
 
 #[cfg(test)]
@@ -139,7 +154,10 @@ mod tests {
     #[test]
     fn hostile_file_names() {
         let n = safe_file_name("../../.git/hooks/post-commit", "file");
-        assert!(!n.contains('/') && !n.starts_with('.') && !n.contains(".."), "{n}");
+        assert!(
+            !n.contains('/') && !n.starts_with('.') && !n.contains(".."),
+            "{n}"
+        );
         assert!(is_safe_relative(&format!("attachments/{n}")));
         assert_eq!(safe_file_name(".bashrc", "file"), "bashrc");
         assert_eq!(safe_file_name("a\0b.pdf", "file"), "a_b.pdf");

@@ -69,7 +69,13 @@ pub enum SinkError {
 
 impl SinkError {
     pub fn is_transient(&self) -> bool {
-        matches!(self, SinkError::Remote { transient: true, .. })
+        matches!(
+            self,
+            SinkError::Remote {
+                transient: true,
+                ..
+            }
+        )
     }
 }
 

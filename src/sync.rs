@@ -1,3 +1,5 @@
 //! placeholder
-pub enum ExitStatus { Ok }
+pub enum ExitStatus {
+    Ok,
+}
 pub fn run() {}

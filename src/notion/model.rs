@@ -61,7 +61,10 @@ pub struct Person {
 impl User {
     /// The best human label: the name when Notion gave one, else the id.
     pub fn label(&self) -> &str {
-        self.name.as_deref().filter(|n| !n.is_empty()).unwrap_or(&self.id)
+        self.name
+            .as_deref()
+            .filter(|n| !n.is_empty())
+            .unwrap_or(&self.id)
     }
 }
 
@@ -114,16 +117,36 @@ pub enum RichTextKind {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Mention {
     User(User),
-    Page { id: String },
-    Database { id: String },
-    DataSource { id: String },
+    Page {
+        id: String,
+    },
+    Database {
+        id: String,
+    },
+    DataSource {
+        id: String,
+    },
     Date(DateValue),
-    LinkPreview { url: String },
-    LinkMention { href: String, title: Option<String> },
+    LinkPreview {
+        url: String,
+    },
+    LinkMention {
+        href: String,
+        title: Option<String>,
+    },
     /// `template_mention_date` (`today`/`now`) or `template_mention_user` (`me`).
-    TemplateMention { value: String },
-    CustomEmoji { id: String, name: Option<String>, url: Option<String> },
-    Unknown { kind: String, raw: Value },
+    TemplateMention {
+        value: String,
+    },
+    CustomEmoji {
+        id: String,
+        name: Option<String>,
+        url: Option<String>,
+    },
+    Unknown {
+        kind: String,
+        raw: Value,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
@@ -157,9 +180,17 @@ impl<'de> Deserialize<'de> for RichText {
         }
         let raw = Raw::deserialize(d)?;
         let payload = raw.rest.get(&raw.kind).cloned().unwrap_or(Value::Null);
-        let kind = parse_rich_text_kind(&raw.kind, &payload)
-            .unwrap_or_else(|| RichTextKind::Unknown { kind: raw.kind.clone(), raw: payload });
-        Ok(RichText { plain_text: raw.plain_text, href: raw.href, annotations: raw.annotations, kind })
+        let kind =
+            parse_rich_text_kind(&raw.kind, &payload).unwrap_or_else(|| RichTextKind::Unknown {
+                kind: raw.kind.clone(),
+                raw: payload,
+            });
+        Ok(RichText {
+            plain_text: raw.plain_text,
+            href: raw.href,
+            annotations: raw.annotations,
+            kind,
+        })
     }
 }
 
@@ -174,7 +205,10 @@ fn parse_rich_text_kind(kind: &str, p: &Value) -> Option<RichTextKind> {
                 link: Option<Link>,
             }
             let t: T = parse(p).ok()?;
-            RichTextKind::Text { content: t.content, link: t.link }
+            RichTextKind::Text {
+                content: t.content,
+                link: t.link,
+            }
         }
         "equation" => RichTextKind::Equation {
             expression: p.get("expression")?.as_str()?.to_string(),
@@ -185,19 +219,34 @@ fn parse_rich_text_kind(kind: &str, p: &Value) -> Option<RichTextKind> {
 }
 
 fn parse_mention(p: &Value) -> Mention {
-    let kind = p.get("type").and_then(Value::as_str).unwrap_or("").to_string();
+    let kind = p
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     let inner = p.get(&kind).cloned().unwrap_or(Value::Null);
     let parsed = (|| -> Option<Mention> {
         Some(match kind.as_str() {
             "user" => Mention::User(parse(&inner).ok()?),
-            "page" => Mention::Page { id: parse::<IdOnly>(&inner).ok()?.id },
-            "database" => Mention::Database { id: parse::<IdOnly>(&inner).ok()?.id },
-            "data_source" => Mention::DataSource { id: parse::<IdOnly>(&inner).ok()?.id },
+            "page" => Mention::Page {
+                id: parse::<IdOnly>(&inner).ok()?.id,
+            },
+            "database" => Mention::Database {
+                id: parse::<IdOnly>(&inner).ok()?.id,
+            },
+            "data_source" => Mention::DataSource {
+                id: parse::<IdOnly>(&inner).ok()?.id,
+            },
             "date" => Mention::Date(parse(&inner).ok()?),
-            "link_preview" => Mention::LinkPreview { url: inner.get("url")?.as_str()?.to_string() },
+            "link_preview" => Mention::LinkPreview {
+                url: inner.get("url")?.as_str()?.to_string(),
+            },
             "link_mention" => Mention::LinkMention {
                 href: inner.get("href")?.as_str()?.to_string(),
-                title: inner.get("title").and_then(Value::as_str).map(str::to_string),
+                title: inner
+                    .get("title")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
             },
             "template_mention" => {
                 let v = inner
@@ -209,14 +258,24 @@ fn parse_mention(p: &Value) -> Mention {
                 Mention::TemplateMention { value: v }
             }
             "custom_emoji" => Mention::CustomEmoji {
-                id: inner.get("id").and_then(Value::as_str).unwrap_or("").to_string(),
-                name: inner.get("name").and_then(Value::as_str).map(str::to_string),
+                id: inner
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                name: inner
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
                 url: inner.get("url").and_then(Value::as_str).map(str::to_string),
             },
             _ => return None,
         })
     })();
-    parsed.unwrap_or(Mention::Unknown { kind, raw: p.clone() })
+    parsed.unwrap_or(Mention::Unknown {
+        kind,
+        raw: p.clone(),
+    })
 }
 
 /// Concatenated plain text of a rich-text array.
@@ -232,16 +291,30 @@ pub fn plain_text(rt: &[RichText]) -> String {
 #[derive(Debug, Clone, PartialEq)]
 pub enum FileObject {
     /// Notion-hosted: the URL is signed and valid for about an hour.
-    Hosted { url: String, expiry_time: Option<String> },
-    External { url: String },
-    Upload { id: String },
-    Unknown { kind: String, raw: Value },
+    Hosted {
+        url: String,
+        expiry_time: Option<String>,
+    },
+    External {
+        url: String,
+    },
+    Upload {
+        id: String,
+    },
+    Unknown {
+        kind: String,
+        raw: Value,
+    },
 }
 
 impl FileObject {
     /// Parse from an object that has `type` and a `file`/`external`/`file_upload` member.
     pub fn from_value(v: &Value) -> FileObject {
-        let kind = v.get("type").and_then(Value::as_str).unwrap_or("").to_string();
+        let kind = v
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         let inner = v.get(&kind);
         let url = inner.and_then(|i| i.get("url")).and_then(Value::as_str);
         match (kind.as_str(), url) {
@@ -254,9 +327,16 @@ impl FileObject {
             },
             ("external", Some(u)) => FileObject::External { url: u.to_string() },
             ("file_upload", _) => FileObject::Upload {
-                id: inner.and_then(|i| i.get("id")).and_then(Value::as_str).unwrap_or("").to_string(),
+                id: inner
+                    .and_then(|i| i.get("id"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
             },
-            _ => FileObject::Unknown { kind, raw: v.clone() },
+            _ => FileObject::Unknown {
+                kind,
+                raw: v.clone(),
+            },
         }
     }
 
@@ -284,17 +364,35 @@ impl<'de> Deserialize<'de> for FileObject {
 pub enum Icon {
     Emoji(String),
     File(FileObject),
-    CustomEmoji { id: String, name: Option<String>, url: Option<String> },
+    CustomEmoji {
+        id: String,
+        name: Option<String>,
+        url: Option<String>,
+    },
     /// Notion's built-in icon set: `{name, color}`.
-    Named { name: String, color: Option<String> },
-    Unknown { kind: String, raw: Value },
+    Named {
+        name: String,
+        color: Option<String>,
+    },
+    Unknown {
+        kind: String,
+        raw: Value,
+    },
 }
 
 impl<'de> Deserialize<'de> for Icon {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = Value::deserialize(d)?;
-        let kind = v.get("type").and_then(Value::as_str).unwrap_or("").to_string();
-        let s = |o: Option<&Value>, k: &str| o.and_then(|i| i.get(k)).and_then(Value::as_str).map(str::to_string);
+        let kind = v
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let s = |o: Option<&Value>, k: &str| {
+            o.and_then(|i| i.get(k))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
         Ok(match kind.as_str() {
             "emoji" => match v.get("emoji").and_then(Value::as_str) {
                 Some(e) => Icon::Emoji(e.to_string()),
@@ -303,12 +401,19 @@ impl<'de> Deserialize<'de> for Icon {
             "file" | "external" => Icon::File(FileObject::from_value(&v)),
             "custom_emoji" => {
                 let i = v.get("custom_emoji");
-                Icon::CustomEmoji { id: s(i, "id").unwrap_or_default(), name: s(i, "name"), url: s(i, "url") }
+                Icon::CustomEmoji {
+                    id: s(i, "id").unwrap_or_default(),
+                    name: s(i, "name"),
+                    url: s(i, "url"),
+                }
             }
             "icon" => {
                 let i = v.get("icon");
                 match s(i, "name") {
-                    Some(name) => Icon::Named { name, color: s(i, "color") },
+                    Some(name) => Icon::Named {
+                        name,
+                        color: s(i, "color"),
+                    },
                     None => Icon::Unknown { kind, raw: v },
                 }
             }
@@ -323,12 +428,23 @@ impl<'de> Deserialize<'de> for Icon {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Parent {
-    Database { database_id: String },
-    DataSource { data_source_id: String, database_id: Option<String> },
-    Page { page_id: String },
-    Block { block_id: String },
+    Database {
+        database_id: String,
+    },
+    DataSource {
+        data_source_id: String,
+        database_id: Option<String>,
+    },
+    Page {
+        page_id: String,
+    },
+    Block {
+        block_id: String,
+    },
     Workspace,
-    Unknown { raw: Value },
+    Unknown {
+        raw: Value,
+    },
 }
 
 impl<'de> Deserialize<'de> for Parent {
@@ -338,7 +454,10 @@ impl<'de> Deserialize<'de> for Parent {
         let kind = s("type").unwrap_or_default();
         Ok(match (kind.as_str(), s(&kind)) {
             ("database_id", Some(id)) => Parent::Database { database_id: id },
-            ("data_source_id", Some(id)) => Parent::DataSource { data_source_id: id, database_id: s("database_id") },
+            ("data_source_id", Some(id)) => Parent::DataSource {
+                data_source_id: id,
+                database_id: s("database_id"),
+            },
             ("page_id", Some(id)) => Parent::Page { page_id: id },
             ("block_id", Some(id)) => Parent::Block { block_id: id },
             ("workspace", _) => Parent::Workspace,
@@ -466,25 +585,44 @@ pub enum PropertyKind {
     PhoneNumber(Option<String>),
     Formula(FormulaValue),
     /// Related page ids; `has_more` is true when the page object truncated the list at 25.
-    Relation { ids: Vec<String>, has_more: bool },
-    Rollup { function: Option<String>, value: RollupValue },
+    Relation {
+        ids: Vec<String>,
+        has_more: bool,
+    },
+    Rollup {
+        function: Option<String>,
+        value: RollupValue,
+    },
     CreatedTime(String),
     LastEditedTime(String),
     CreatedBy(User),
     LastEditedBy(User),
-    UniqueId { prefix: Option<String>, number: Option<Number> },
+    UniqueId {
+        prefix: Option<String>,
+        number: Option<Number>,
+    },
     Verification(Option<Value>),
     Place(Option<Value>),
     Button,
-    Unknown { kind: String, raw: Value },
+    Unknown {
+        kind: String,
+        raw: Value,
+    },
 }
 
 impl PropertyKind {
     /// Parse a property value object (`{"type": "...", "<type>": ...}`).
     pub fn from_value(v: &Value) -> PropertyKind {
-        let kind = v.get("type").and_then(Value::as_str).unwrap_or("").to_string();
+        let kind = v
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         let p = v.get(&kind).unwrap_or(&Value::Null);
-        parse_property_kind(&kind, p, v).unwrap_or_else(|| PropertyKind::Unknown { kind, raw: v.clone() })
+        parse_property_kind(&kind, p, v).unwrap_or_else(|| PropertyKind::Unknown {
+            kind,
+            raw: v.clone(),
+        })
     }
 }
 
@@ -520,7 +658,11 @@ fn parse_property_kind(kind: &str, p: &Value, whole: &Value) -> Option<PropertyK
             K::Files(
                 arr.iter()
                     .map(|f| FileEntry {
-                        name: f.get("name").and_then(Value::as_str).unwrap_or("").to_string(),
+                        name: f
+                            .get("name")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_string(),
                         file: FileObject::from_value(f),
                     })
                     .collect(),
@@ -531,7 +673,11 @@ fn parse_property_kind(kind: &str, p: &Value, whole: &Value) -> Option<PropertyK
         "email" => K::Email(opt(p)?),
         "phone_number" => K::PhoneNumber(opt(p)?),
         "formula" => {
-            let fk = p.get("type").and_then(Value::as_str).unwrap_or("").to_string();
+            let fk = p
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
             let fv = p.get(&fk).unwrap_or(&Value::Null);
             K::Formula(match fk.as_str() {
                 "string" => FormulaValue::String(opt(fv)?),
@@ -539,18 +685,28 @@ fn parse_property_kind(kind: &str, p: &Value, whole: &Value) -> Option<PropertyK
                 "boolean" => FormulaValue::Boolean(opt(fv)?),
                 "date" => FormulaValue::Date(opt(fv)?),
                 "unsupported" => FormulaValue::Unsupported,
-                _ => FormulaValue::Unknown { kind: fk, raw: p.clone() },
+                _ => FormulaValue::Unknown {
+                    kind: fk,
+                    raw: p.clone(),
+                },
             })
         }
         "relation" => {
             let ids: Vec<IdOnly> = vec_of(p)?;
             K::Relation {
                 ids: ids.into_iter().map(|i| i.id).collect(),
-                has_more: whole.get("has_more").and_then(Value::as_bool).unwrap_or(false),
+                has_more: whole
+                    .get("has_more")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
             }
         }
         "rollup" => {
-            let rk = p.get("type").and_then(Value::as_str).unwrap_or("").to_string();
+            let rk = p
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
             let rv = p.get(&rk).unwrap_or(&Value::Null);
             let value = match rk.as_str() {
                 "number" => RollupValue::Number(opt(rv)?),
@@ -558,9 +714,18 @@ fn parse_property_kind(kind: &str, p: &Value, whole: &Value) -> Option<PropertyK
                 "array" => RollupValue::Array(vec_of(rv)?),
                 "unsupported" => RollupValue::Unsupported,
                 "incomplete" => RollupValue::Incomplete,
-                _ => RollupValue::Unknown { kind: rk, raw: p.clone() },
+                _ => RollupValue::Unknown {
+                    kind: rk,
+                    raw: p.clone(),
+                },
             };
-            K::Rollup { function: p.get("function").and_then(Value::as_str).map(str::to_string), value }
+            K::Rollup {
+                function: p
+                    .get("function")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                value,
+            }
         }
         "created_time" => K::CreatedTime(p.as_str()?.to_string()),
         "last_edited_time" => K::LastEditedTime(p.as_str()?.to_string()),
@@ -755,21 +920,33 @@ pub enum BlockKind {
     Quote(TextBlock),
     Callout(Callout),
     Code(Code),
-    Equation { expression: String },
+    Equation {
+        expression: String,
+    },
     Divider,
     Breadcrumb,
     TableOfContents,
     Table(Table),
     TableRow(TableRow),
     ColumnList,
-    Column { width_ratio: Option<f64> },
+    Column {
+        width_ratio: Option<f64>,
+    },
     Tab,
     /// `synced_from` is `None` for an original, the source block id for a reference.
-    SyncedBlock { synced_from: Option<String> },
-    ChildPage { title: String },
-    ChildDatabase { title: String },
+    SyncedBlock {
+        synced_from: Option<String>,
+    },
+    ChildPage {
+        title: String,
+    },
+    ChildDatabase {
+        title: String,
+    },
     LinkToPage(LinkToPage),
-    LinkPreview { url: String },
+    LinkPreview {
+        url: String,
+    },
     Bookmark(LinkBlock),
     Embed(LinkBlock),
     Image(MediaBlock),
@@ -780,9 +957,14 @@ pub enum BlockKind {
     Template(TextBlock),
     /// `meeting_notes` (2026-03-11) or `transcription` (2025-09-03).
     MeetingNotes(MeetingNotes),
-    Unsupported { block_type: Option<String> },
+    Unsupported {
+        block_type: Option<String>,
+    },
     /// A type this build does not know, or a known type whose payload did not parse.
-    Unknown { kind: String, raw: Value },
+    Unknown {
+        kind: String,
+        raw: Value,
+    },
 }
 
 impl BlockKind {
@@ -832,15 +1014,20 @@ impl BlockKind {
     /// Parse the payload of a block of API type `kind`. Never fails: anything that does not fit
     /// becomes [`BlockKind::Unknown`] with the raw payload.
     pub fn from_parts(kind: &str, p: &Value) -> BlockKind {
-        parse_block_kind(kind, p).unwrap_or_else(|| BlockKind::Unknown { kind: kind.to_string(), raw: p.clone() })
+        parse_block_kind(kind, p).unwrap_or_else(|| BlockKind::Unknown {
+            kind: kind.to_string(),
+            raw: p.clone(),
+        })
     }
 
     /// The media payload of image/video/audio/pdf/file blocks.
     pub fn media(&self) -> Option<&MediaBlock> {
         match self {
-            BlockKind::Image(m) | BlockKind::Video(m) | BlockKind::Audio(m) | BlockKind::Pdf(m) | BlockKind::File(m) => {
-                Some(m)
-            }
+            BlockKind::Image(m)
+            | BlockKind::Video(m)
+            | BlockKind::Audio(m)
+            | BlockKind::Pdf(m)
+            | BlockKind::File(m) => Some(m),
             _ => None,
         }
     }
@@ -873,14 +1060,18 @@ fn parse_block_kind(kind: &str, p: &Value) -> Option<BlockKind> {
         "quote" => B::Quote(text()?),
         "callout" => B::Callout(parse(p).ok()?),
         "code" => B::Code(parse(p).ok()?),
-        "equation" => B::Equation { expression: p.get("expression")?.as_str()?.to_string() },
+        "equation" => B::Equation {
+            expression: p.get("expression")?.as_str()?.to_string(),
+        },
         "divider" => B::Divider,
         "breadcrumb" => B::Breadcrumb,
         "table_of_contents" => B::TableOfContents,
         "table" => B::Table(parse(p).ok()?),
         "table_row" => B::TableRow(parse(p).ok()?),
         "column_list" => B::ColumnList,
-        "column" => B::Column { width_ratio: p.get("width_ratio").and_then(Value::as_f64) },
+        "column" => B::Column {
+            width_ratio: p.get("width_ratio").and_then(Value::as_f64),
+        },
         "tab" => B::Tab,
         "synced_block" => B::SyncedBlock {
             synced_from: p
@@ -889,8 +1080,20 @@ fn parse_block_kind(kind: &str, p: &Value) -> Option<BlockKind> {
                 .and_then(Value::as_str)
                 .map(str::to_string),
         },
-        "child_page" => B::ChildPage { title: p.get("title").and_then(Value::as_str).unwrap_or("").to_string() },
-        "child_database" => B::ChildDatabase { title: p.get("title").and_then(Value::as_str).unwrap_or("").to_string() },
+        "child_page" => B::ChildPage {
+            title: p
+                .get("title")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+        },
+        "child_database" => B::ChildDatabase {
+            title: p
+                .get("title")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+        },
         "link_to_page" => {
             let t = p.get("type").and_then(Value::as_str).unwrap_or("");
             let id = p.get(t).and_then(Value::as_str).map(str::to_string);
@@ -901,7 +1104,9 @@ fn parse_block_kind(kind: &str, p: &Value) -> Option<BlockKind> {
                 _ => LinkToPage::Unknown(p.clone()),
             })
         }
-        "link_preview" => B::LinkPreview { url: p.get("url")?.as_str()?.to_string() },
+        "link_preview" => B::LinkPreview {
+            url: p.get("url")?.as_str()?.to_string(),
+        },
         "bookmark" => B::Bookmark(parse(p).ok()?),
         "embed" => B::Embed(parse(p).ok()?),
         "image" => B::Image(parse_media(p)?),
@@ -912,7 +1117,10 @@ fn parse_block_kind(kind: &str, p: &Value) -> Option<BlockKind> {
         "template" => B::Template(text()?),
         "meeting_notes" | "transcription" => B::MeetingNotes(parse(p).ok()?),
         "unsupported" => B::Unsupported {
-            block_type: p.get("block_type").and_then(Value::as_str).map(str::to_string),
+            block_type: p
+                .get("block_type")
+                .and_then(Value::as_str)
+                .map(str::to_string),
         },
         _ => return None,
     })
@@ -1105,11 +1313,20 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(p.title(), "Hello");
-        assert!(matches!(p.properties["Rel"].kind, PropertyKind::Relation { has_more: true, .. }));
-        assert!(matches!(p.properties["Z"].kind, PropertyKind::Unknown { .. }));
+        assert!(matches!(
+            p.properties["Rel"].kind,
+            PropertyKind::Relation { has_more: true, .. }
+        ));
+        assert!(matches!(
+            p.properties["Z"].kind,
+            PropertyKind::Unknown { .. }
+        ));
         assert!(matches!(p.properties["B"].kind, PropertyKind::Button));
         match &p.properties["R"].kind {
-            PropertyKind::Rollup { value: RollupValue::Array(a), .. } => assert_eq!(a.len(), 1),
+            PropertyKind::Rollup {
+                value: RollupValue::Array(a),
+                ..
+            } => assert_eq!(a.len(), 1),
             other => panic!("{other:?}"),
         }
     }

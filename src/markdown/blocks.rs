@@ -595,14 +595,7 @@ impl<'c, 'a> Renderer<'c, 'a> {
                 self.quote(head, kids)
             }
             B::Code(c) => self.code(c),
-            B::Equation { expression } => {
-                let e: Vec<&str> = expression
-                    .lines()
-                    .map(|l| l.trim_end_matches('\r'))
-                    .filter(|l| !l.trim().is_empty())
-                    .collect();
-                format!("$$\n{}\n$$", e.join("\n"))
-            }
+            B::Equation { expression } => equation(expression),
             B::Divider => "---".to_string(),
             B::Breadcrumb => comment("breadcrumb"),
             B::TableOfContents => {
@@ -689,6 +682,28 @@ impl<'c, 'a> Renderer<'c, 'a> {
         };
         Chunk::plain(text)
     }
+}
+
+/// A display equation. Its lines are raw TeX, so a line that Markdown would read as block syntax
+/// (`=`/`-` setext underline, `#`, `>`, `1.`, `<div`...) is prefixed with `{}`, an empty TeX group.
+fn equation(expression: &str) -> String {
+    let lines: Vec<String> = expression
+        .split(['\n', '\r'])
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let first = l.chars().next().unwrap_or(' ');
+            if first.is_alphabetic() || first == '\\' || first == '{' {
+                l.to_string()
+            } else {
+                format!("{{}}{l}")
+            }
+        })
+        .collect();
+    if lines.is_empty() {
+        return comment("empty equation");
+    }
+    format!("$$\n{}\n$$", lines.join("\n"))
 }
 
 fn longest_backticks(s: &str) -> usize {

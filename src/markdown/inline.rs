@@ -83,7 +83,7 @@ fn resolve_href(url: &str, ctx: &RenderContext) -> String {
     if let Some(path) = url.strip_prefix('/') {
         let id_part = path.split(['#', '?']).next().unwrap_or("");
         let compact = ids::normalize(id_part);
-        if compact.len() >= 32 {
+        if compact.len() >= 32 && compact.is_char_boundary(compact.len() - 32) {
             let tail = &compact[compact.len() - 32..];
             if tail.bytes().all(|b| b.is_ascii_hexdigit()) {
                 if let Some(l) = ctx.link(tail) {
@@ -701,4 +701,148 @@ pub fn rich_text_to_html(rt: &[RichText], ctx: &RenderContext) -> String {
         s.push_str(&inner);
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notion::model::{Annotations, Link};
+    use std::collections::HashMap;
+
+    fn run(content: &str, link: Option<&str>, ann: Annotations) -> RichText {
+        RichText {
+            plain_text: content.to_string(),
+            href: None,
+            annotations: ann,
+            kind: RichTextKind::Text {
+                content: content.to_string(),
+                link: link.map(|u| Link { url: u.to_string() }),
+            },
+        }
+    }
+
+    fn bold() -> Annotations {
+        Annotations {
+            bold: true,
+            ..Annotations::default()
+        }
+    }
+
+    #[test]
+    fn notion_relative_link_with_non_ascii_does_not_panic() {
+        // Found by the property test: a `/`-link whose tail is not ASCII was byte-sliced.
+        // 4 + 31 bytes: the 32-byte tail starts inside the first character.
+        let url = format!("/\u{ba933}{}", "a".repeat(31));
+        let md = rich_text_to_markdown(
+            &[run("x", Some(&url), Annotations::default())],
+            &RenderContext::default(),
+        );
+        assert!(md.starts_with("[x](https://www.notion.so/"), "{md}");
+    }
+
+    #[test]
+    fn notion_page_link_points_at_the_backup() {
+        let id = "1f2e3d4c5b6a79881f2e3d4c5b6a7988";
+        let links = HashMap::from([(id.to_string(), "../p/index.md".to_string())]);
+        let ctx = RenderContext {
+            links: Some(&links),
+            ..RenderContext::default()
+        };
+        let rt = [run(
+            "p",
+            Some(&format!("/Title-{id}#block")),
+            Annotations::default(),
+        )];
+        assert_eq!(rich_text_to_markdown(&rt, &ctx), "[p](../p/index.md)");
+        let rt = [run(
+            "q",
+            Some("/ffffffffffffffffffffffffffffffff"),
+            Annotations::default(),
+        )];
+        assert_eq!(
+            rich_text_to_markdown(&rt, &ctx),
+            "[q](https://www.notion.so/ffffffffffffffffffffffffffffffff)"
+        );
+    }
+
+    #[test]
+    fn adjacent_bold_runs_merge_and_whitespace_moves_outside() {
+        let ctx = RenderContext::default();
+        let rt = [
+            run("a ", None, bold()),
+            run("b", None, bold()),
+            run(" c", None, Annotations::default()),
+        ];
+        assert_eq!(rich_text_to_markdown(&rt, &ctx), "**a b** c");
+        let rt = [
+            run("x", None, Annotations::default()),
+            run(" y ", None, bold()),
+            run("z", None, Annotations::default()),
+        ];
+        assert_eq!(rich_text_to_markdown(&rt, &ctx), "x **y** z");
+    }
+
+    #[test]
+    fn markers_fall_back_to_html_when_flanking_fails() {
+        let ctx = RenderContext::default();
+        let rt = [
+            run("a", None, Annotations::default()),
+            run("(b)", None, bold()),
+            run("c", None, Annotations::default()),
+        ];
+        assert_eq!(rich_text_to_markdown(&rt, &ctx), "a<strong>(b)</strong>c");
+        let both = Annotations {
+            bold: true,
+            strikethrough: true,
+            ..Annotations::default()
+        };
+        assert_eq!(
+            rich_text_to_markdown(&[run("s", None, both)], &ctx),
+            "<strong><del>s</del></strong>"
+        );
+    }
+
+    #[test]
+    fn code_spans_fence_around_backticks_and_split_lines() {
+        let ctx = RenderContext::default();
+        let code = Annotations {
+            code: true,
+            ..Annotations::default()
+        };
+        assert_eq!(
+            rich_text_to_markdown(&[run("a`b", None, code.clone())], &ctx),
+            "``a`b``"
+        );
+        assert_eq!(
+            rich_text_to_markdown(&[run("`x", None, code.clone())], &ctx),
+            "`` `x ``"
+        );
+        assert_eq!(
+            rich_text_to_markdown(&[run("a\nb", None, code)], &ctx),
+            "`a`\\\n`b`"
+        );
+    }
+
+    #[test]
+    fn line_start_syntax_is_escaped_only_where_needed() {
+        assert_eq!(
+            escape_text("1. a-b # c_d", Mode::Paragraph),
+            "1\\. a-b \\# c_d"
+        );
+        assert_eq!(
+            escape_text("x\n> q\n- r", Mode::Paragraph),
+            "x\\\n\\> q\\\n\\- r"
+        );
+        assert_eq!(escape_text("a|b\nc", Mode::TableCell), "a\\|b<br>c");
+        assert_eq!(escape_text("a\nb", Mode::Line), "a b");
+    }
+
+    #[test]
+    fn link_destinations_survive_any_url() {
+        assert_eq!(
+            link_dest("https://x.y/a b(c)<d>&e"),
+            "https://x.y/a%20b%28c%29%3Cd%3E\\&e"
+        );
+        assert_eq!(link_dest("a\nb"), "a%0Ab");
+    }
 }

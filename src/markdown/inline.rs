@@ -303,52 +303,47 @@ impl Emitter {
 
     /// Escape plain text so that it renders exactly as written.
     fn push_text(&mut self, s: &str) {
-        let chars: Vec<char> = s.chars().collect();
-        let mut i = 0;
-        while i < chars.len() {
-            let c = chars[i];
-            let next = chars.get(i + 1).copied();
+        self.out.reserve(s.len());
+        let mut it = s.char_indices().peekable();
+        while let Some((i, c)) = it.next() {
+            let next = it.peek().map(|&(_, n)| n);
             if c == '\r' {
                 if next != Some('\n') {
                     self.newline();
                 }
-                i += 1;
                 continue;
             }
             if c == '\n' {
                 self.newline();
-                i += 1;
                 continue;
             }
             if self.at_line_start && (c == ' ' || c == '\t') && self.mode == Mode::Paragraph {
-                i += 1;
                 continue;
             }
             if self.at_line_start && c.is_ascii_digit() {
                 // `12. ` / `3) ` would start an ordered list.
-                let mut j = i;
-                while j < chars.len() && chars[j].is_ascii_digit() {
-                    j += 1;
-                }
-                if j < chars.len() && (chars[j] == '.' || chars[j] == ')') {
-                    self.out.extend(&chars[i..j]);
+                let rest = &s[i..];
+                let n = rest.bytes().take_while(u8::is_ascii_digit).count();
+                if let Some(p @ (b'.' | b')')) = rest.as_bytes().get(n) {
+                    self.out.push_str(&rest[..n]);
                     self.out.push('\\');
-                    self.out.push(chars[j]);
+                    self.out.push(*p as char);
                     self.at_line_start = false;
-                    i = j + 1;
+                    for _ in 0..n {
+                        it.next();
+                    }
                     continue;
                 }
             }
-            let prev = self.prev();
             let escape = match c {
                 '\\' | '`' | '*' | '[' | ']' | '<' | '~' | '$' => true,
                 '|' => self.at_line_start || self.mode == Mode::TableCell,
                 '_' => {
-                    !(prev.is_some_and(char::is_alphanumeric)
+                    !(self.prev().is_some_and(char::is_alphanumeric)
                         && next.is_some_and(char::is_alphanumeric))
                 }
                 '&' => next.is_none_or(|n| n.is_alphanumeric() || n == '#'),
-                '#' => self.at_line_start || prev.is_none_or(char::is_whitespace),
+                '#' => self.at_line_start || self.prev().is_none_or(char::is_whitespace),
                 '>' | '+' | '-' | '=' | ':' => self.at_line_start,
                 _ => false,
             };
@@ -357,7 +352,6 @@ impl Emitter {
             }
             self.out.push(c);
             self.at_line_start = false;
-            i += 1;
         }
     }
 
@@ -409,20 +403,17 @@ impl Emitter {
         }
     }
 
-    fn push_atom(&mut self, a: &Atom) {
-        let hint = if a.link.is_some() {
-            Some('[')
-        } else {
-            self.prev()
+    /// One atom; `text` replaces the atom's text (for trimmed segment edges).
+    fn push_atom(&mut self, a: &Atom, text: Option<&str>) {
+        let body = |e: &mut Emitter| match (&a.content, a.marks.code) {
+            (Content::Text(t), true) => e.push_code(text.unwrap_or(t)),
+            (Content::Text(t), false) => e.push_text(text.unwrap_or(t)),
+            (Content::Equation(x), _) => e.push_equation(x),
         };
-        let mut inner = Emitter::new(self.mode, self.at_line_start, hint);
-        match (&a.content, a.marks.code) {
-            (Content::Text(t), true) => inner.push_code(t),
-            (Content::Text(t), false) => inner.push_text(t),
-            (Content::Equation(e), _) => inner.push_equation(e),
-        }
         match &a.link {
             Some(url) => {
+                let mut inner = Emitter::new(self.mode, self.at_line_start, Some('['));
+                body(&mut inner);
                 let mut label = inner.out;
                 if label.is_empty() {
                     let mut e = Emitter::new(self.mode, false, Some('['));
@@ -431,12 +422,7 @@ impl Emitter {
                 }
                 self.push_raw(&format!("[{label}]({})", link_dest(url)));
             }
-            None => {
-                if !inner.out.is_empty() {
-                    self.push_raw(&inner.out);
-                    self.at_line_start = inner.at_line_start;
-                }
-            }
+            None => body(self),
         }
     }
 
@@ -449,36 +435,40 @@ impl Emitter {
         };
         if !wrapped.any() {
             for a in seg {
-                self.push_atom(a);
+                self.push_atom(a, None);
             }
             return;
         }
         // Whitespace goes outside the markers: `** bold**` does not parse.
-        let mut seg = seg.to_vec();
-        let mut lead = String::new();
-        let mut trail = String::new();
-        if let Some(Content::Text(t)) = seg.first_mut().map(|a| &mut a.content) {
-            let tr = t.trim_start();
-            lead = t[..t.len() - tr.len()].to_string();
-            *t = tr.to_string();
-        }
-        if let Some(Content::Text(t)) = seg.last_mut().map(|a| &mut a.content) {
-            let tr = t.trim_end();
-            trail = t[tr.len()..].to_string();
-            t.truncate(tr.len());
-        }
-        self.push_text(&lead);
+        let last_i = seg.len() - 1;
+        let edge = |i: usize| match &seg[i].content {
+            Content::Text(t) => Some(t.as_str()),
+            Content::Equation(_) => None,
+        };
+        let lead = edge(0)
+            .map(|t| &t[..t.len() - t.trim_start().len()])
+            .unwrap_or("");
+        let trail = edge(last_i).map(|t| &t[t.trim_end().len()..]).unwrap_or("");
+        self.push_text(lead);
         let marker = md_marker(wrapped);
         let mchar = marker.and_then(|m| m.chars().next());
         let mut inner = Emitter::new(self.mode, self.at_line_start, mchar.or(Some('>')));
-        for a in &seg {
-            if matches!(&a.content, Content::Text(t) if t.is_empty()) {
+        for (i, a) in seg.iter().enumerate() {
+            let text = edge(i).map(|t| {
+                let t = if i == 0 { t.trim_start() } else { t };
+                if i == last_i {
+                    t.trim_end()
+                } else {
+                    t
+                }
+            });
+            if text == Some("") {
                 continue;
             }
-            inner.push_atom(a);
+            inner.push_atom(a, text);
         }
         if inner.out.is_empty() {
-            self.push_text(&trail);
+            self.push_text(trail);
             return;
         }
         let first = inner.out.chars().next().unwrap_or(' ');
@@ -534,7 +524,7 @@ impl Emitter {
         }
         self.push_raw(&s);
         self.at_line_start = false;
-        self.push_text(&trail);
+        self.push_text(trail);
     }
 }
 

@@ -994,10 +994,3 @@ fn yaml_survives_control_characters_and_unicode_separators() {
     assert_eq!(fm["properties"][weird].as_str(), Some(""));
     assert_eq!(md_tree(body).kids.len(), 1);
 }
-
-#[test]
-#[ignore]
-fn dump_fixture() {
-    let name = std::env::var("FIXTURE").unwrap_or("all_blocks.json".into());
-    print!("{}", load(&name).render());
-}

@@ -263,7 +263,9 @@ impl<'c, 'a> Renderer<'c, 'a> {
     fn list(&mut self, kind: ListKind, items: &[Block]) -> Chunk {
         let (start, fmt) = match &items[0].kind {
             BlockKind::NumberedListItem(n) => (
-                n.list_start_index.unwrap_or(1).min(999_999_999),
+                n.list_start_index
+                    .unwrap_or(1)
+                    .min(999_999_999 - items.len() as u64),
                 n.list_format.as_deref().unwrap_or("numbers"),
             ),
             _ => (1, ""),
@@ -717,4 +719,64 @@ fn longest_backticks(s: &str) -> usize {
         }
     }
     best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_match_github() {
+        assert_eq!(slugify("Hello, World!"), "hello-world");
+        assert_eq!(slugify("  C++ & Rust_2026 "), "c--rust_2026");
+        assert_eq!(slugify("Ünïcode Überschrift"), "ünïcode-überschrift");
+        assert_eq!(slugify("🎉 Party"), "-party");
+    }
+
+    #[test]
+    fn toc_dedupes_anchors_against_the_title_and_clamps_nesting() {
+        let hs = vec![
+            (2, "Intro".to_string()),
+            (5, "Deep".to_string()),
+            (2, "Intro".to_string()),
+        ];
+        assert_eq!(
+            toc("Intro", &hs),
+            "- [Intro](#intro-1)\n  - [Deep](#deep)\n- [Intro](#intro-2)"
+        );
+    }
+
+    #[test]
+    fn file_names_come_from_the_url_path_without_query() {
+        assert_eq!(
+            url_file_name("https://s3/x/My%20File.pdf?X-Amz-Signature=abc").as_deref(),
+            Some("My File.pdf")
+        );
+        assert_eq!(
+            url_file_name("https://s3/x/%E2%82%AC.png").as_deref(),
+            Some("€.png")
+        );
+        assert_eq!(url_file_name("https://s3/x/50%").as_deref(), Some("50%"));
+        assert_eq!(url_file_name("https://s3/x/"), None);
+    }
+
+    #[test]
+    fn comments_cannot_be_closed_early() {
+        assert_eq!(comment("a --> b\nc"), "<!-- a - -&gt; b c -->");
+    }
+
+    #[test]
+    fn prefixes_leave_blank_lines_without_trailing_space() {
+        assert_eq!(prefix_lines("a\n\nb", "> ", "> ", ">"), "> a\n>\n> b");
+        assert_eq!(prefix_lines("a\nb", "- ", "  ", ""), "- a\n  b");
+    }
+
+    #[test]
+    fn risky_equation_lines_get_an_empty_group() {
+        assert_eq!(
+            equation("a = b\n= c\n\n# d\n\\e"),
+            "$$\na = b\n{}= c\n{}# d\n\\e\n$$"
+        );
+        assert_eq!(equation(" \n "), "<!-- empty equation -->");
+    }
 }

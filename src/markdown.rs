@@ -3,10 +3,23 @@
 //! Pure code: no I/O, no clock, no network. Media and links are handed in through
 //! [`RenderContext`] (block id -> local relative path, page id -> relative link), so the renderer
 //! never sees a signed URL and the same Notion content always gives byte-identical output.
+//!
+//! Layout: [`front_matter`] writes the YAML block (page metadata, every property), [`inline`]
+//! turns rich text into escaped inline Markdown, `blocks` renders the block tree. This module must
+//! not read files, the clock or the network, and must not write any URL it was not handed
+//! (signed Notion file URLs in particular).
 
 use std::collections::HashMap;
 
-use crate::notion::model::{Block, Page};
+use crate::ids;
+use crate::notion::model::{Block, Page, PropertyKind, RichText};
+
+mod blocks;
+pub mod front_matter;
+pub mod inline;
+
+pub use front_matter::{property_to_plain, property_to_plain_named, yaml_str};
+pub use inline::{rich_text_to_html, rich_text_to_markdown, rich_text_to_plain};
 
 /// Identifies one file reference of a page, so the media step can tell the renderer where the
 /// file ended up.
@@ -51,8 +64,57 @@ pub struct RenderContext<'a> {
     pub titles: Option<&'a HashMap<String, String>>,
 }
 
-/// Render `index.md` for `page` with its block tree `blocks` (children already attached).
+impl<'a> RenderContext<'a> {
+    /// Where the file reference `key` was stored, if it was.
+    pub fn media_file(&self, key: &MediaKey) -> Option<&'a LocalFile> {
+        self.media?.get(key)
+    }
+
+    /// Relative link to the backup of page/database `id` (any id form).
+    pub fn link(&self, id: &str) -> Option<&'a str> {
+        self.links?.get(&ids::normalize(id)).map(String::as_str)
+    }
+
+    /// Display name of user `id` (any id form).
+    pub fn user(&self, id: &str) -> Option<&'a str> {
+        self.users?.get(&ids::normalize(id)).map(String::as_str)
+    }
+
+    /// Title of page `id` (any id form).
+    pub fn title(&self, id: &str) -> Option<&'a str> {
+        self.titles?.get(&ids::normalize(id)).map(String::as_str)
+    }
+}
+
+/// Render `index.md` for `page` with its block tree `blocks` (children already attached):
+/// front matter, `# <title>` (the only level-1 heading), then the body.
 pub fn render_page(page: &Page, blocks: &[Block], ctx: &RenderContext) -> String {
-    let _ = (blocks, ctx);
-    format!("---\ntitle: {}\n---\n\n# {}\n", serde_json::Value::String(page.title()), page.title())
+    let mut out = front_matter::front_matter(page, ctx);
+    let title_rt: &[RichText] = page
+        .properties
+        .values()
+        .find_map(|p| match &p.kind {
+            PropertyKind::Title(rt) => Some(rt.as_slice()),
+            _ => None,
+        })
+        .unwrap_or(&[]);
+    let title = inline::render(title_rt, ctx, inline::Mode::Line);
+    out.push_str("\n# ");
+    out.push_str(if title.is_empty() { "Untitled" } else { &title });
+    out.push('\n');
+
+    let mut r = blocks::Renderer::new(ctx, None);
+    let mut body = r.seq(blocks).text;
+    if r.has_toc {
+        // Second pass now that every heading (and so every anchor) is known.
+        let title_plain = rich_text_to_plain(title_rt, ctx);
+        let toc = blocks::toc(if title.is_empty() { "Untitled" } else { &title_plain }, &r.headings);
+        body = blocks::Renderer::new(ctx, Some(toc)).seq(blocks).text;
+    }
+    if !body.is_empty() {
+        out.push('\n');
+        out.push_str(&body);
+        out.push('\n');
+    }
+    out
 }

@@ -15,8 +15,8 @@ use notion_git_backup::sync::{run_with, ExitStatus, Interrupt};
 use serde_json::json;
 
 const PNG: &[u8] = &[
-    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, b'I', b'H', b'D', b'R', 0, 0, 0, 2, 0, 0, 0, 2, 8, 2, 0,
-    0, 0, 0xFD, 0xD4, 0x9A, 0x73,
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, b'I', b'H', b'D', b'R', 0, 0, 0, 2, 0, 0, 0, 2, 8, 2,
+    0, 0, 0, 0xFD, 0xD4, 0x9A, 0x73,
 ];
 const PDF: &[u8] = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n";
 
@@ -89,7 +89,8 @@ fn files(repo: &Path) -> BTreeMap<String, Vec<u8>> {
 }
 
 fn commits(repo: &Path) -> usize {
-    let out = std::process::Command::new("git").arg("-C").arg(repo).args(["rev-list", "--count", "HEAD"]).output().unwrap();
+    let out =
+        std::process::Command::new("git").arg("-C").arg(repo).args(["rev-list", "--count", "HEAD"]).output().unwrap();
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0)
 }
 
@@ -111,7 +112,12 @@ async fn full_backup_then_no_change_run_makes_no_request_for_blocks_and_no_commi
         assert!(md.starts_with("---\n"), "{md}");
         // The PNG served as image/jpeg from a .jpg URL is stored as .png under assets/.
         let asset = format!("row-{i}/assets/1-overview.png");
-        assert_eq!(f.get(&asset).map(Vec::as_slice), Some(png_variant(i).as_slice()), "missing {asset}: {:?}", f.keys());
+        assert_eq!(
+            f.get(&asset).map(Vec::as_slice),
+            Some(png_variant(i).as_slice()),
+            "missing {asset}: {:?}",
+            f.keys()
+        );
         assert_eq!(f[&format!("row-{i}/attachments/Report {i}.pdf")], PDF);
     }
     assert!(f.contains_key("README.md"));

@@ -26,7 +26,10 @@ async fn world() -> (FakeNotion, String) {
         png.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 4, 8, 2, 0, 0, 0]);
         png.extend_from_slice(format!("img{i}").as_bytes());
         let img = w.add_file(&format!("img{i}.png"), png);
-        let parent = w.set_children(id, vec![heading(2, "Day"), paragraph(&format!("entry {i}")), image_hosted(&img, ""), toggle("more")]);
+        let parent = w.set_children(
+            id,
+            vec![heading(2, "Day"), paragraph(&format!("entry {i}")), image_hosted(&img, ""), toggle("more")],
+        );
         w.set_children(&parent[3], vec![paragraph("hidden detail"), bulleted("a"), bulleted("b")]);
     }
     // Enough latency that a run lasts long enough to be killed in the middle.
@@ -123,7 +126,9 @@ async fn sigkill_at_random_moments_then_rerun_gives_the_uninterrupted_tree() {
                 std::thread::sleep(wait);
                 let _ = child.kill();
                 let _ = child.wait();
-                if dir.path().join("notion-backup/journal/.git").exists() && git(&dir.path().join("notion-backup/journal"), &["rev-parse", "HEAD"]).trim().len() == 40 {
+                if dir.path().join("notion-backup/journal/.git").exists()
+                    && git(&dir.path().join("notion-backup/journal"), &["rev-parse", "HEAD"]).trim().len() == 40
+                {
                     assert_state_matches_commits(dir.path());
                 } else {
                     let st = State::load(&dir.path().join("sync-state.json")).unwrap();

@@ -110,7 +110,7 @@ async fn sigkill_at_random_moments_then_rerun_gives_the_uninterrupted_tree() {
     tokio::task::spawn_blocking(move || run_to_end(&r, &b, &d)).await.unwrap();
     let full = started.elapsed();
     let want = read_files(&reference.path().join("notion-backup/journal"), "HEAD");
-    assert!(want.len() >= 12 * 2 + 1, "{:?}", want.keys());
+    assert!(want.len() > 12 * 2, "{:?}", want.keys());
 
     let trials = 10;
     let seed: u64 = std::env::var("KILL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20261121);
@@ -157,7 +157,7 @@ async fn sigterm_stops_cleanly_with_state_saved_and_the_next_run_finishes() {
     let dir = tempfile::tempdir().unwrap();
     let (p, b, d) = (dir.path().to_path_buf(), base.clone(), db.clone());
     tokio::task::spawn_blocking(move || {
-        let mut child = command(&p, &b, &d).stderr(std::process::Stdio::piped()).spawn().unwrap();
+        let child = command(&p, &b, &d).stderr(std::process::Stdio::piped()).spawn().unwrap();
         // Let it commit a few pages, then ask it to stop.
         std::thread::sleep(Duration::from_millis(700));
         let ok = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();

@@ -97,6 +97,8 @@ pub struct Config {
     pub keep_deleted: bool,
     /// Pages processed at once.
     pub page_concurrency: usize,
+    /// Back up unresolved comments (BACKUP_COMMENTS; one extra request per block).
+    pub backup_comments: bool,
     pub dry_run: bool,
     pub full_sync: bool,
     /// Non-fatal remarks (a `DB3_*` with no `DB2_*`, an unknown `DB<n>_` key, ...).
@@ -400,6 +402,7 @@ pub fn from_vars(vars: &BTreeMap<String, String>, base_dir: &Path, ov: &Override
     let max_file_bytes = r.number("MAX_FILE_MB", 100u64, 1, 100_000) * 1024 * 1024;
     let keep_deleted = r.bool("KEEP_DELETED", false);
     let page_concurrency = r.number("PAGE_CONCURRENCY", 4usize, 1, 32);
+    let backup_comments = r.bool("BACKUP_COMMENTS", false);
 
     if !r.problems.is_empty() {
         return Err(ConfigError { problems: r.problems, warnings });
@@ -420,6 +423,7 @@ pub fn from_vars(vars: &BTreeMap<String, String>, base_dir: &Path, ov: &Override
         max_file_bytes,
         keep_deleted,
         page_concurrency,
+        backup_comments,
         dry_run: ov.dry_run,
         full_sync: ov.full_sync,
         warnings,

@@ -58,6 +58,9 @@ pub struct RenderContext<'a> {
     /// Normalized page/database id ([`crate::ids::normalize`]) -> relative link from this page's
     /// `index.md` to the target's backup (e.g. `../other-page/index.md`).
     pub links: Option<&'a HashMap<String, String>>,
+    /// Prepended to every relative link of `links` (e.g. `../../` for a page two folders below the
+    /// repository root when `links` holds root-relative paths). Empty by default.
+    pub link_prefix: &'a str,
     /// Normalized user id -> display name, for people, mentions and created_by.
     pub users: Option<&'a HashMap<String, String>>,
     /// Normalized page id -> title, for relation values.
@@ -71,8 +74,13 @@ impl<'a> RenderContext<'a> {
     }
 
     /// Relative link to the backup of page/database `id` (any id form).
-    pub fn link(&self, id: &str) -> Option<&'a str> {
-        self.links?.get(&ids::normalize(id)).map(String::as_str)
+    pub fn link(&self, id: &str) -> Option<std::borrow::Cow<'a, str>> {
+        let l = self.links?.get(&ids::normalize(id))?;
+        if self.link_prefix.is_empty() || l.contains("://") {
+            Some(std::borrow::Cow::Borrowed(l.as_str()))
+        } else {
+            Some(std::borrow::Cow::Owned(format!("{}{l}", self.link_prefix)))
+        }
     }
 
     /// Display name of user `id` (any id form).

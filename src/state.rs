@@ -53,6 +53,47 @@ pub struct PageRecord {
     /// Content SHA-256 -> path relative to the page folder, so the same bytes keep their name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub media_names: BTreeMap<String, String>,
+    /// Canonical id of the page or database this one was found in; `None` for the rows of a
+    /// configured database and for workspace roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// What this record is.
+    #[serde(default, skip_serializing_if = "NodeKind::is_page")]
+    pub kind: NodeKind,
+    /// Child pages and databases found in this node when it was committed. A child missing from
+    /// the state (its backup failed, or the run was killed before it) is picked up next run
+    /// without re-reading this node.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub children: Vec<ChildRef>,
+    /// Data sources of a database node (to notice rows added to it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub data_sources: Vec<String>,
+}
+
+/// Kind of a state record.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeKind {
+    #[default]
+    Page,
+    /// A database (configured at the repository root, or a child database inside a page).
+    Database,
+}
+
+impl NodeKind {
+    pub fn is_page(&self) -> bool {
+        *self == NodeKind::Page
+    }
+}
+
+/// A child page or database of a node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChildRef {
+    /// Canonical id.
+    pub id: String,
+    pub title: String,
+    #[serde(default, skip_serializing_if = "NodeKind::is_page")]
+    pub kind: NodeKind,
 }
 
 impl PageRecord {
@@ -65,13 +106,22 @@ impl PageRecord {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct State {
     pub version: u32,
-    /// Canonical page id -> record.
+    /// When the last run that completed its listing started (RFC 3339): pages edited since then
+    /// are looked up through search, so edits deep in a page tree are found cheaply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_run_started: Option<String>,
+    /// Canonical page (or database) id -> record.
     pub pages: BTreeMap<String, PageRecord>,
+    /// User id -> name as last read from Notion, so generated indexes do not depend on whether
+    /// this run happened to read the user list.
+    /// `None` until a run could read the user list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<BTreeMap<String, String>>,
 }
 
 impl Default for State {
     fn default() -> Self {
-        State { version: STATE_VERSION, pages: BTreeMap::new() }
+        State { version: STATE_VERSION, last_run_started: None, pages: BTreeMap::new(), users: None }
     }
 }
 
@@ -130,6 +180,27 @@ impl State {
             let _ = d.sync_all();
         }
         Ok(())
+    }
+
+    /// Ids of every record below `id` (children, grandchildren, ...), following `parent` links.
+    pub fn descendants(&self, id: &str) -> Vec<String> {
+        let mut by_parent: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for (k, r) in &self.pages {
+            if let Some(p) = &r.parent {
+                by_parent.entry(p.as_str()).or_default().push(k.as_str());
+            }
+        }
+        let mut out = Vec::new();
+        let mut stack = vec![id];
+        while let Some(cur) = stack.pop() {
+            for c in by_parent.get(cur).into_iter().flatten() {
+                if !out.iter().any(|o: &String| o == c) && *c != id {
+                    out.push(c.to_string());
+                    stack.push(c);
+                }
+            }
+        }
+        out
     }
 
     /// Record ids (canonical) of the pages recorded for `repo`.

@@ -7,28 +7,38 @@
 //!   page is retried next run);
 //! - commits to one repository are serialised, and the state is saved in commit order;
 //! - one failing page never stops the others; a failing database never stops the other databases;
-//! - a run with nothing changed in Notion makes no commit.
+//! - a run with nothing changed in Notion makes no commit;
+//! - child pages and databases are backed up in sub-folders of their parent and tracked one by
+//!   one: an edit deep in a tree is found through search (sorted by last edit, stopping at the
+//!   previous run) without re-reading the pages above it.
 
+pub mod database;
 pub mod index;
+pub mod json;
 pub mod page;
 pub mod plan;
+pub mod repo;
 pub mod sinks;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use futures::stream::{self, StreamExt};
+use futures::TryStreamExt;
+use serde_json::json;
 
-use crate::config::Config;
+use crate::config::{Config, DatabaseConfig};
 use crate::ids;
 use crate::media::Downloader;
-use crate::notify::{DatabaseReport, Notifier, PageFailure, RunReport};
-use crate::notion::model::{DataSourceRef, Page};
+use crate::notify::{DatabaseReport, Notifier, RunReport};
+use crate::notion::model::{Page, Parent};
 use crate::notion::{ClientConfig, NotionClient, NotionError};
-use crate::sink::{ChangeSet, Plan, Sink};
-use crate::state::{PageRecord, RunLock, State};
+use crate::sink::Plan;
+use crate::state::{NodeKind, RunLock, State};
+
+use database::Listing;
+use repo::{RepoCtx, Task};
 
 /// The process exit code contract (cron and health checks rely on it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,22 +92,6 @@ impl Interrupt {
     }
 }
 
-/// A listed page with where it goes.
-#[derive(Debug, Clone)]
-pub(crate) struct Listed {
-    pub page: Page,
-    pub id: String,
-    pub title: String,
-    pub folder: String,
-}
-
-/// Everything known about one database after listing it.
-pub(crate) struct Listing {
-    pub title: String,
-    pub data_sources: Vec<(DataSourceRef, usize)>,
-    pub pages: Vec<Listed>,
-}
-
 /// Run the backup. Never panics on bad input; the report says what happened.
 pub async fn run(cfg: Config) -> (ExitStatus, RunReport) {
     let interrupt = Interrupt::default();
@@ -149,51 +143,106 @@ pub(crate) struct Engine<'a> {
     pub cfg: &'a Config,
     pub notion: NotionClient,
     pub downloader: Option<Downloader>,
-    pub users: HashMap<String, String>,
-    /// Canonical page id -> title, across all databases (relations).
-    pub titles: HashMap<String, String>,
+    users: tokio::sync::OnceCell<HashMap<String, String>>,
+    /// The user names read from Notion in this run, to be saved.
+    users_read: std::sync::OnceLock<HashMap<String, String>>,
+    /// The user names saved by a previous run (`None`: never read).
+    persisted_users: Option<HashMap<String, String>>,
+    /// Canonical page id -> title, across all databases (relations, links).
+    pub titles: RwLock<HashMap<String, String>>,
     pub interrupt: &'a Interrupt,
     pub staging: tempfile::TempDir,
     pub run_date: String,
 }
 
+impl Engine<'_> {
+    /// User id -> name, read once per run, only when a page is actually rendered (the saved
+    /// names when Notion does not allow listing users).
+    pub async fn users(&self) -> &HashMap<String, String> {
+        self.users
+            .get_or_init(|| async {
+                match load_users(&self.notion).await {
+                    Some(fresh) => {
+                        let _ = self.users_read.set(fresh.clone());
+                        fresh
+                    }
+                    None => self.persisted_users.clone().unwrap_or_default(),
+                }
+            })
+            .await
+    }
+
+    /// User names for generated indexes: this run's if already read, else the saved ones, so a
+    /// run that renders no page neither reads the user list nor changes an index.
+    pub async fn users_for_index(&self) -> &HashMap<String, String> {
+        match &self.persisted_users {
+            Some(saved) if !self.users.initialized() => saved,
+            _ => self.users().await,
+        }
+    }
+
+    pub fn set_title(&self, id: &str, title: &str) {
+        self.titles.write().expect("titles lock").insert(ids::normalize(id), title.to_string());
+    }
+}
+
+/// Minutes of overlap when searching for pages edited since the last run (clock skew, and
+/// `last_edited_time` being rounded to the minute).
+const SEARCH_OVERLAP_MINUTES: i64 = 5;
+
 async fn run_locked(cfg: &Config, interrupt: &Interrupt, mut report: RunReport) -> Result<RunReport, String> {
-    let mut state = State::load(&cfg.state_file).map_err(|e| e.to_string())?;
+    let started = chrono::Utc::now();
+    let state = State::load(&cfg.state_file).map_err(|e| e.to_string())?;
     let mut ncfg = ClientConfig::new(&cfg.notion.api_url, &cfg.notion.token);
     ncfg.version = cfg.notion.version.clone();
     ncfg.rate_per_second = cfg.notion.rate_limit;
     let notion = NotionClient::new(ncfg).map_err(|e| e.to_string())?;
 
-    // Phase 1: list every database, so relations and deletions can see all pages.
+    // Phase 1: list every configured database, so relations, links and moves see all rows.
     let mut listings: Vec<Result<Listing, NotionError>> = Vec::new();
     for db in &cfg.databases {
         if interrupt.is_set() {
             break;
         }
         tracing::info!(database = %db.label, "listing pages");
-        let l = list_database(&notion, &db.notion_id, &db.repo).await;
+        let l = database::list(&notion, &db.notion_id).await;
         if let Err(NotionError::Unauthorized) = &l {
             return Err(NotionError::Unauthorized.to_string());
         }
+        if let (Ok(l), true) = (&l, cfg.dry_run) {
+            println!(
+                "Database {} ({:?}, {}) -> repository {}",
+                db.label,
+                l.db.title_text(),
+                ids::dashed(&db.notion_id),
+                db.repo
+            );
+            for (ds, n) in &l.data_sources {
+                println!("  data source {:?} ({}): {n} pages", ds.name, ids::dashed(&ds.id));
+            }
+        }
         listings.push(l);
     }
+    let all_listed = listings.len() == cfg.databases.len() && listings.iter().all(|l| l.is_ok());
+
+    // Phase 1.5: pages below the rows that were edited since the last run.
+    let changed = match (&state.last_run_started, has_nested_pages(&state)) {
+        (Some(since), true) if !cfg.full_sync => {
+            recently_edited(&notion, since, &state).await.map_err(|e| e.to_string())?
+        }
+        _ => Recent::default(),
+    };
 
     let downloader = if cfg.dry_run { None } else { Some(sinks::downloader(cfg).map_err(|e| e.to_string())?) };
-    let users = load_users(&notion).await;
     let mut titles = HashMap::new();
+    for r in state.pages.iter() {
+        titles.insert(r.0.clone(), r.1.title.clone());
+    }
     for l in listings.iter().flatten() {
-        for p in &l.pages {
-            titles.insert(p.id.clone(), p.title.clone());
+        for p in &l.rows {
+            titles.insert(ids::normalize(&p.id), p.title());
         }
     }
-    // Pages now listed in some database, by canonical id -> repo.
-    let listed_in: HashMap<String, String> = cfg
-        .databases
-        .iter()
-        .zip(listings.iter())
-        .filter_map(|(db, l)| l.as_ref().ok().map(|l| (db, l)))
-        .flat_map(|(db, l)| l.pages.iter().map(move |p| (p.id.clone(), db.repo.clone())))
-        .collect();
     let staging = tempfile::Builder::new()
         .prefix("notion-git-backup-")
         .tempdir()
@@ -202,12 +251,16 @@ async fn run_locked(cfg: &Config, interrupt: &Interrupt, mut report: RunReport) 
         cfg,
         notion: notion.clone(),
         downloader,
-        users,
-        titles,
+        users: tokio::sync::OnceCell::new(),
+        users_read: std::sync::OnceLock::new(),
+        persisted_users: state.users.as_ref().map(|u| u.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+        titles: RwLock::new(titles),
         interrupt,
         staging,
         run_date: chrono::Utc::now().with_timezone(&cfg.timezone).format("%Y-%m-%d").to_string(),
     };
+    let state = RwLock::new(state);
+    let mut saver = StateSaver::new(cfg);
 
     for (db, listing) in cfg.databases.iter().zip(listings) {
         let t0 = Instant::now();
@@ -219,7 +272,8 @@ async fn run_locked(cfg: &Config, interrupt: &Interrupt, mut report: RunReport) 
                 dr.error = Some(msg);
             }
             Ok(listing) => {
-                if let Err(e) = backup_database(&engine, db, listing, &listed_in, &mut state, &mut dr).await {
+                dr.pages_checked = listing.rows.len();
+                if let Err(e) = backup_repo(&engine, db, listing, &changed, &state, &mut saver, &mut dr).await {
                     tracing::error!(database = %db.label, "{e}");
                     dr.error = Some(e);
                 }
@@ -233,251 +287,185 @@ async fn run_locked(cfg: &Config, interrupt: &Interrupt, mut report: RunReport) 
         }
     }
     if !cfg.dry_run {
-        state.save(&cfg.state_file).map_err(|e| e.to_string())?;
+        let mut st = state.write().expect("state lock");
+        if let Some(u) = engine.users_read.get() {
+            st.users = Some(u.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+        }
+        if all_listed && !interrupt.is_set() {
+            st.last_run_started = Some(started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        }
+        saver.save(&st, true);
+        if let Some(e) = saver.error.take() {
+            return Err(e);
+        }
     }
     report.notion_requests = notion.requests_made();
     report.notion_rate_limited = notion.rate_limited();
     Ok(report)
 }
 
-async fn load_users(notion: &NotionClient) -> HashMap<String, String> {
-    use futures::TryStreamExt;
+/// `None` when the list cannot be read (personal access tokens, missing capability).
+async fn load_users(notion: &NotionClient) -> Option<HashMap<String, String>> {
     match notion.list_users().try_collect::<Vec<_>>().await {
-        Ok(users) => users.into_iter().filter_map(|u| u.name.clone().map(|n| (ids::normalize(&u.id), n))).collect(),
+        Ok(users) => {
+            Some(users.into_iter().filter_map(|u| u.name.clone().map(|n| (ids::normalize(&u.id), n))).collect())
+        }
         Err(e) => {
             tracing::debug!("user names unavailable ({e}); ids are used instead");
-            HashMap::new()
+            None
         }
     }
 }
 
-/// Resolve a database to its data sources and list every page of each.
-pub(crate) async fn list_database(
-    notion: &NotionClient,
-    database_id: &str,
-    repo: &str,
-) -> Result<Listing, NotionError> {
-    let db = notion.get_database(database_id).await?;
-    let mut pages: Vec<Page> = Vec::new();
-    let mut data_sources = Vec::new();
-    let mut seen = HashSet::new();
-    for ds in &db.data_sources {
-        let rows = notion.query_all(&ds.id).await?;
-        data_sources.push((ds.clone(), rows.len()));
-        for p in rows {
-            if seen.insert(ids::normalize(&p.id)) {
-                pages.push(p);
+/// True when the state records pages below the rows of configured databases (only those need
+/// the search for recent edits).
+fn has_nested_pages(st: &State) -> bool {
+    st.pages.values().any(|r| r.kind == NodeKind::Page && !is_row_of_root(st, r))
+}
+
+fn is_row_of_root(st: &State, r: &crate::state::PageRecord) -> bool {
+    match r.parent.as_ref().and_then(|p| st.pages.get(p)) {
+        Some(p) => p.kind == NodeKind::Database && p.parent.is_none(),
+        None => r.parent.is_none(),
+    }
+}
+
+/// What search found edited since the last run.
+#[derive(Default)]
+pub(crate) struct Recent {
+    /// Recorded pages below the rows (not rows: their listing tells) whose `last_edited_time`
+    /// changed, with their fresh page object.
+    pages: HashMap<String, Page>,
+    /// Recorded databases that got a new row.
+    databases: HashSet<String>,
+}
+
+async fn recently_edited(notion: &NotionClient, since: &str, state: &State) -> Result<Recent, NotionError> {
+    let cutoff = plan::parse_time(since).map(|t| t - chrono::Duration::minutes(SEARCH_OVERLAP_MINUTES));
+    let body = json!({
+        "filter": {"property": "object", "value": "page"},
+        "sort": {"timestamp": "last_edited_time", "direction": "descending"},
+    });
+    let by_source: HashMap<&str, &str> =
+        state.pages.iter().flat_map(|(id, r)| r.data_sources.iter().map(move |d| (d.as_str(), id.as_str()))).collect();
+    let mut recent = Recent::default();
+    let mut stream = notion.search(body);
+    while let Some(v) = stream.try_next().await? {
+        let Ok(page) = Page::from_json(v) else { continue };
+        let edited = plan::parse_time(&page.last_edited_time);
+        if let (Some(e), Some(c)) = (edited, cutoff) {
+            if e < c {
+                break;
             }
         }
+        let id = ids::normalize(&page.id);
+        match state.pages.get(&id) {
+            Some(r) if r.parent.is_some() && r.last_edited_time != page.last_edited_time => {
+                // Rows of configured databases are found by their listing; everything deeper here.
+                let is_row = r
+                    .parent
+                    .as_ref()
+                    .and_then(|p| state.pages.get(p))
+                    .is_some_and(|p| p.kind == NodeKind::Database && p.parent.is_none());
+                if !is_row {
+                    recent.pages.insert(id, page);
+                }
+            }
+            None => {
+                if let Some(Parent::DataSource { data_source_id, .. }) = &page.parent {
+                    if let Some(db) = by_source.get(ids::normalize(data_source_id).as_str()) {
+                        recent.databases.insert(db.to_string());
+                    }
+                }
+            }
+            _ => {}
+        }
     }
-    let _ = repo;
-    let active: Vec<Page> = pages.into_iter().filter(|p| !p.is_trashed()).collect();
-    let titles: Vec<(String, String)> = active.iter().map(|p| (p.id.clone(), p.title())).collect();
-    let folders = plan::assign_folders(titles.iter().map(|(i, t)| (i.as_str(), t.as_str())));
-    let pages = active
-        .into_iter()
-        .map(|p| {
-            let id = ids::normalize(&p.id);
-            let title = p.title();
-            let folder = folders[&id].clone();
-            Listed { page: p, id, title, folder }
-        })
-        .collect();
-    Ok(Listing { title: db.title_text(), data_sources, pages })
+    Ok(recent)
 }
 
-async fn backup_database(
+async fn backup_repo(
     engine: &Engine<'_>,
-    db: &crate::config::DatabaseConfig,
+    db: &DatabaseConfig,
     listing: Listing,
-    listed_in: &HashMap<String, String>,
-    state: &mut State,
+    recent: &Recent,
+    state: &RwLock<State>,
+    saver: &mut StateSaver<'_>,
     dr: &mut DatabaseReport,
 ) -> Result<(), String> {
     let cfg = engine.cfg;
-    dr.pages_checked = listing.pages.len();
-    if cfg.dry_run {
-        println!(
-            "Database {} ({:?}, {}) -> repository {}",
-            db.label,
-            listing.title,
-            ids::dashed(&db.notion_id),
-            db.repo
-        );
-        for (ds, n) in &listing.data_sources {
-            println!("  data source {:?} ({}): {n} pages", ds.name, ids::dashed(&ds.id));
-        }
-    }
     let mut sink = sinks::make_sink(cfg, db).map_err(|e| e.to_string())?;
     sink.open(!cfg.dry_run).await.map_err(|e| format!("repository {}: {e}", sink.describe()))?;
 
-    let mut plans: Vec<(String, Plan)> = Vec::new();
-    let mut saver = StateSaver::new(cfg);
-
-    // Pages gone from this repository: deleted or trashed in Notion, or moved to another database.
-    let gone: Vec<(String, PageRecord)> = state
-        .pages_in_repo(&db.repo)
-        .filter(|(id, _)| listed_in.get(*id).map(|r| r != &db.repo).unwrap_or(true))
-        .map(|(id, r)| (id.clone(), r.clone()))
-        .collect();
-    for (id, rec) in gone {
-        if engine.interrupt.is_set() {
-            break;
-        }
-        let moved_elsewhere = listed_in.contains_key(&id);
-        if cfg.keep_deleted && !moved_elsewhere {
-            continue;
-        }
-        let Some(folder) = rec.folder.clone() else { continue };
-        let change = ChangeSet {
-            message: format!(
-                "Remove: {} ({})",
-                rec.title,
-                if moved_elsewhere { "moved to another database" } else { "deleted in Notion" }
-            ),
-            deletes: vec![folder],
-            ..Default::default()
-        };
-        match sink.commit(change).await {
-            Ok(out) => {
-                dr.deleted.push(rec.title.clone());
-                dr.commits.extend(out.commits.iter().cloned());
-                if cfg.dry_run {
-                    plans.push((format!("remove {}", rec.title), out.plan));
-                } else {
-                    if state.pages.get(&id).map(|r| r.repo == db.repo).unwrap_or(false) {
-                        state.pages.remove(&id);
-                    }
-                    saver.save(state, false);
-                }
+    let db_id = ids::normalize(&db.notion_id);
+    // Links inside this repository: every recorded node's folder (rows get theirs when listed).
+    let mut links: HashMap<String, String> = HashMap::new();
+    {
+        let st = state.read().expect("state lock");
+        for (id, r) in st.pages.iter().filter(|(_, r)| r.repo == db.repo) {
+            if let Some(f) = r.folder.as_ref().filter(|f| !f.is_empty()) {
+                links.insert(id.clone(), format!("{f}/index.md"));
             }
-            Err(e) => dr.failed.push(PageFailure {
-                title: rec.title.clone(),
-                id: ids::dashed(&id),
-                reason: format!("removing its folder failed: {e}"),
-            }),
         }
     }
+    let ctx = RepoCtx { engine, repo: db.repo.clone(), label: db.label.clone(), links: RwLock::new(links), state };
 
-    // Pages to back up.
-    let links: HashMap<String, String> =
-        listing.pages.iter().map(|p| (p.id.clone(), format!("../{}/index.md", p.folder))).collect();
-    let todo: Vec<(Listed, Option<PageRecord>)> = listing
-        .pages
-        .iter()
-        .filter_map(|p| {
-            let rec = state.pages.get(&p.id);
-            plan::needs_backup(rec, &db.repo, &p.page.last_edited_time, &p.folder, cfg.full_sync)
-                .map(|_| (p.clone(), rec.cloned()))
-        })
-        .collect();
-    let total = todo.len();
-    tracing::info!(database = %db.label, pages = listing.pages.len(), to_back_up = total, "change check done");
-
-    let db_title = listing.title.clone();
-    let links = &links;
-    let db_title = &db_title;
-    let mut prepared = stream::iter(todo.into_iter().enumerate())
-        .take_while(|_| futures::future::ready(!engine.interrupt.is_set()))
-        .map(|(i, (listed, rec))| async move {
-            tracing::info!("[{}/{}] {}", i + 1, total, listed.title);
-            let r = page::prepare(engine, db, db_title, links, listed.clone(), rec.as_ref()).await;
-            (listed, rec, r)
-        })
-        .buffer_unordered(cfg.page_concurrency.max(1));
-
-    while let Some((listed, rec, result)) = prepared.next().await {
-        let prepared = match result {
-            Ok(p) => p,
-            Err(reason) => {
-                tracing::error!(page = %listed.title, "{reason}");
-                dr.failed.push(PageFailure { title: listed.title.clone(), id: ids::dashed(&listed.id), reason });
-                continue;
-            }
-        };
-        dr.bytes_downloaded += prepared.bytes_downloaded;
-        dr.warnings.extend(prepared.warnings.iter().map(|w| format!("{}: {w}", listed.title)));
-        let moved = rec.as_ref().and_then(|r| r.folder.clone()).filter(|f| f != &listed.folder);
-        match sink.commit(prepared.change).await {
-            Ok(out) => {
-                let changed = !out.plan.is_empty();
-                if changed {
-                    dr.backed_up.push(listed.title.clone());
-                    dr.files_committed += out.plan.added.len() + out.plan.changed.len();
-                    if moved.is_some() {
-                        dr.moved.push(listed.title.clone());
-                    }
-                }
-                dr.commits.extend(out.commits.iter().cloned());
-                if cfg.dry_run {
-                    if changed {
-                        plans.push((listed.title.clone(), out.plan));
-                    }
-                    continue;
-                }
-                let folder_prefix = format!("{}/", listed.folder);
-                let files: BTreeMap<String, String> = if changed || rec.is_none() {
-                    out.blob_ids.into_iter().filter(|(p, _)| p.starts_with(&folder_prefix)).collect()
-                } else {
-                    rec.as_ref().map(|r| r.files.clone()).unwrap_or_default()
-                };
-                state.pages.insert(
-                    listed.id.clone(),
-                    PageRecord {
-                        repo: db.repo.clone(),
-                        title: listed.title.clone(),
-                        last_edited_time: listed.page.last_edited_time.clone(),
-                        fetched_at: Some(prepared.fetched_at.clone()),
-                        folder: Some(listed.folder.clone()),
-                        files,
-                        media_names: prepared.media_names,
-                    },
-                );
-                saver.save(state, false);
-            }
-            Err(e) => {
-                let reason = format!("commit failed: {e}");
-                tracing::error!(page = %listed.title, "{reason}");
-                dr.failed.push(PageFailure { title: listed.title.clone(), id: ids::dashed(&listed.id), reason });
+    let mut initial = vec![Task {
+        id: db_id.clone(),
+        title: listing.db.title_text(),
+        folder: String::new(),
+        parent: None,
+        kind: NodeKind::Database,
+        page: None,
+        db: None,
+        listing: Some(listing),
+        root: true,
+        rec: ctx.record(&db_id),
+        db_title: None,
+    }];
+    {
+        let st = state.read().expect("state lock");
+        for (id, page) in &recent.pages {
+            let Some(r) = st.pages.get(id).filter(|r| r.repo == db.repo) else { continue };
+            let folder = expected_folder(&st, id, &page.title()).or_else(|| r.folder.clone()).unwrap_or_default();
+            let mut t = repo::task_from_record(id, r, folder);
+            t.title = page.title();
+            t.page = Some(page.clone());
+            initial.push(t);
+        }
+        for id in &recent.databases {
+            if let Some(r) = st.pages.get(id).filter(|r| r.repo == db.repo && id != &db_id) {
+                initial.push(repo::task_from_record(id, r, r.folder.clone().unwrap_or_default()));
             }
         }
-        if engine.interrupt.is_set() {
-            break;
-        }
+        initial.extend(repo::pending(&st, &db.repo, &db_id));
     }
-    drop(prepared);
 
-    // The repository's README index.
-    if !engine.interrupt.is_set() {
-        let readme = index::render_index(db_title, &db.label, &listing.pages, engine);
-        let change = ChangeSet {
-            message: format!("Update index ({})", engine.run_date),
-            writes: vec![crate::sink::FileWrite {
-                path: "README.md".into(),
-                content: crate::sink::Content::Bytes(readme.into_bytes()),
-            }],
-            ..Default::default()
-        };
-        match sink.commit(change).await {
-            Ok(out) => {
-                dr.commits.extend(out.commits.iter().cloned());
-                if cfg.dry_run && !out.plan.is_empty() {
-                    plans.push(("README.md index".into(), out.plan));
-                }
-            }
-            Err(e) => dr.warnings.push(format!("README.md index not updated: {e}")),
-        }
-    }
-    saver.save(state, true);
+    let mut planned = repo::Planned::default();
+    repo::run(&ctx, sink.as_mut(), initial, dr, saver, &mut planned).await;
     if let Some(e) = saver.error.take() {
         return Err(e);
     }
     if !cfg.dry_run {
         sink.finish().await.map_err(|e| format!("repository {}: {e}", sink.describe()))?;
     } else {
-        print_plans(&db.repo, &plans);
+        print_plans(&db.repo, &planned.plans);
     }
     Ok(())
+}
+
+/// The folder a recorded page should have now, from its parent's folder and its siblings' titles
+/// (with its own title updated).
+fn expected_folder(st: &State, id: &str, title: &str) -> Option<String> {
+    let r = st.pages.get(id)?;
+    let p = st.pages.get(r.parent.as_ref()?)?;
+    let pf = p.folder.clone()?;
+    let sib: Vec<(String, String)> = p
+        .children
+        .iter()
+        .map(|c| (c.id.clone(), if c.id == id { title.to_string() } else { c.title.clone() }))
+        .collect();
+    plan::child_folders(&pf, sib.iter().map(|(i, t)| (i.as_str(), t.as_str()))).remove(id)
 }
 
 fn print_plans(repo: &str, plans: &[(String, Plan)]) {
@@ -503,7 +491,7 @@ fn print_plans(repo: &str, plans: &[(String, Plan)]) {
 /// Saves the state after commits, at most once a second (and always when forced). A record
 /// missing because the process died before the next save only costs a re-check next run: the
 /// sink finds the files identical and commits nothing.
-struct StateSaver<'a> {
+pub(crate) struct StateSaver<'a> {
     cfg: &'a Config,
     last: Option<Instant>,
     error: Option<String>,

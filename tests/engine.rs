@@ -10,7 +10,7 @@ use common::fake_gitea::{self, FakeGitea};
 use common::fake_notion::{FakeNotion, World, DEFAULT_TOKEN};
 use common::fixtures::*;
 use notion_git_backup::config::{from_vars, Config, Overrides};
-use notion_git_backup::state::{RunLock, State};
+use notion_git_backup::state::{NodeKind, RunLock, State};
 use notion_git_backup::sync::{run_with, ExitStatus, Interrupt};
 use serde_json::json;
 
@@ -94,6 +94,11 @@ fn commits(repo: &Path) -> usize {
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0)
 }
 
+/// Page records (the state also records each database).
+fn pages(state: &State) -> usize {
+    state.pages.values().filter(|r| r.kind == NodeKind::Page).count()
+}
+
 fn folders(files: &BTreeMap<String, Vec<u8>>) -> Vec<String> {
     let mut f: Vec<String> = files.keys().filter_map(|p| p.strip_suffix("/index.md")).map(str::to_string).collect();
     f.sort();
@@ -124,8 +129,8 @@ async fn full_backup_then_no_change_run_makes_no_request_for_blocks_and_no_commi
     // One commit per page + the index.
     assert_eq!(commits(&repo(&ws)), 6);
     let state = State::load(&ws.dir.path().join("state.json")).unwrap();
-    assert_eq!(state.pages.len(), 5);
-    for rec in state.pages.values() {
+    assert_eq!(pages(&state), 5);
+    for rec in state.pages.values().filter(|r| r.kind == NodeKind::Page) {
         assert!(rec.files.contains_key(&format!("{}/index.md", rec.folder.as_deref().unwrap())), "{rec:?}");
     }
     assert_eq!(report.databases[0].backed_up.len(), 5);
@@ -170,8 +175,8 @@ async fn edits_renames_trash_and_additions_become_exactly_those_commits() {
     assert!(!f.keys().any(|k| k.starts_with("row-3/") || k.starts_with("row-4/")), "old folders gone: {:?}", f.keys());
     // The renamed page kept its media.
     assert!(f.contains_key("renamed-page/assets/1-overview.png"));
-    // 3 edits + 1 rename + 1 removal + 1 addition + the index.
-    assert_eq!(commits(&repo(&ws)) - before, 7);
+    // The index commit (which also removes the trashed page's folder) + 3 edits + 1 rename + 1 addition.
+    assert_eq!(commits(&repo(&ws)) - before, 6);
     let md = String::from_utf8(f["row-0/index.md"].clone()).unwrap();
     assert!(md.contains("rewritten"));
     // The media of edited pages are gone with the blocks that held them.
@@ -180,7 +185,7 @@ async fn edits_renames_trash_and_additions_become_exactly_those_commits() {
     assert_eq!(d.deleted, vec!["Row 4".to_string()]);
     assert_eq!(d.moved, vec!["Renamed page".to_string()]);
     let state = State::load(&ws.dir.path().join("state.json")).unwrap();
-    assert_eq!(state.pages.len(), 5);
+    assert_eq!(pages(&state), 5);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -275,6 +280,6 @@ async fn python_state_is_upgraded_and_verified_once() {
     let (status, _) = run(config(&ws, &[])).await;
     assert_eq!(status, ExitStatus::Success);
     let state = State::load(&ws.dir.path().join("state.json")).unwrap();
-    assert_eq!(state.pages.len(), 5);
+    assert_eq!(pages(&state), 5);
     assert!(state.pages.values().all(|r| r.folder.is_some() && r.repo == "notes"));
 }

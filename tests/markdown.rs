@@ -35,6 +35,7 @@ impl Fixture {
             links: Some(&self.links),
             users: Some(&self.users),
             titles: Some(&self.titles),
+            link_prefix: "",
         }
     }
 

@@ -423,7 +423,7 @@ impl<'c, 'a> Renderer<'c, 'a> {
         let title = self.ctx.title(id).filter(|t| !t.trim().is_empty()).unwrap_or(fallback_title);
         let title = if title.trim().is_empty() { "Untitled" } else { title };
         match self.ctx.link(id) {
-            Some(l) => self.link_line(title, l),
+            Some(l) => self.link_line(title, &l),
             None => escape_text(title, Mode::Line),
         }
     }
@@ -546,7 +546,7 @@ impl<'c, 'a> Renderer<'c, 'a> {
                 LinkToPage::Page(id) | LinkToPage::Database(id) => {
                     let title = self.ctx.title(id).filter(|t| !t.trim().is_empty());
                     match (self.ctx.link(id), title) {
-                        (Some(link), t) => self.link_line(t.unwrap_or("Untitled"), link),
+                        (Some(link), t) => self.link_line(t.unwrap_or("Untitled"), &link),
                         (None, t) => self.link_line(t.unwrap_or(&notion_url(id)), &notion_url(id)),
                     }
                 }

@@ -110,9 +110,9 @@ fn file_entry_text(name: Option<&str>, i: usize, f: &FileEntry, ctx: &RenderCont
 
 fn relation_text(id: &str, ctx: &RenderContext) -> String {
     match (ctx.title(id).filter(|t| !t.is_empty()), ctx.link(id)) {
-        (Some(t), Some(l)) => format!("[{}]({})", escape_text(t, Mode::Line), super::inline::link_dest(l)),
+        (Some(t), Some(l)) => format!("[{}]({})", escape_text(t, Mode::Line), super::inline::link_dest(&l)),
         (Some(t), None) => t.to_string(),
-        (None, Some(l)) => format!("[{}]({})", id, super::inline::link_dest(l)),
+        (None, Some(l)) => format!("[{}]({})", id, super::inline::link_dest(&l)),
         (None, None) => id.to_string(),
     }
 }

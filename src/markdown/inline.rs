@@ -72,7 +72,7 @@ pub fn format_date(d: &DateValue) -> String {
 
 /// Target of a page/database reference: the backup's relative link when known, else Notion's URL.
 fn page_link(id: &str, ctx: &RenderContext) -> String {
-    ctx.link(id).map(str::to_string).unwrap_or_else(|| notion_url(id))
+    ctx.link(id).map(|l| l.into_owned()).unwrap_or_else(|| notion_url(id))
 }
 
 /// A text link as Notion stores it. Links to other Notion pages come as `/<id>` (sometimes with a

@@ -47,9 +47,11 @@ impl NotionClient {
         self.request(Method::GET, &format!("/data_sources/{}", enc(id)), &[], None, &what).await
     }
 
+    /// A page object (its raw JSON kept for `page.json`).
     pub async fn get_page(&self, id: &str) -> Result<Page, NotionError> {
         let what = format!("page {}", ids::dashed(id));
-        self.request(Method::GET, &format!("/pages/{}", enc(id)), &[], None, &what).await
+        let v: Value = self.request(Method::GET, &format!("/pages/{}", enc(id)), &[], None, &what).await?;
+        Page::from_json(v).map_err(|e| NotionError::Decode { what, message: e.to_string() })
     }
 
     /// The page object exactly as the API returned it.
@@ -58,9 +60,11 @@ impl NotionClient {
         self.request(Method::GET, &format!("/pages/{}", enc(id)), &[], None, &what).await
     }
 
+    /// One block (its raw JSON kept for `page.json`).
     pub async fn get_block(&self, id: &str) -> Result<Block, NotionError> {
         let what = format!("block {}", ids::dashed(id));
-        self.request(Method::GET, &format!("/blocks/{}", enc(id)), &[], None, &what).await
+        let v: Value = self.request(Method::GET, &format!("/blocks/{}", enc(id)), &[], None, &what).await?;
+        Block::from_json(v).map_err(|e| NotionError::Decode { what, message: e.to_string() })
     }
 
     /// Direct children of a block or page, every page of them.
@@ -75,7 +79,8 @@ impl NotionClient {
                 if let Some(c) = cursor {
                     q.push(("start_cursor", c));
                 }
-                client.request::<ListPage<Block>>(Method::GET, &path, &q, None, &what).await
+                let raw = client.request::<ListPage<Value>>(Method::GET, &path, &q, None, &what).await?;
+                decode_list(raw, &what, Block::from_json)
             }
         })
     }
@@ -97,7 +102,8 @@ impl NotionClient {
                 if let Some(c) = cursor {
                     body["start_cursor"] = json!(c);
                 }
-                client.request::<ListPage<Page>>(Method::POST, &path, &[], Some(&body), &what).await
+                let raw = client.request::<ListPage<Value>>(Method::POST, &path, &[], Some(&body), &what).await?;
+                decode_list(raw, &what, Page::from_json)
             }
         })
     }
@@ -226,6 +232,26 @@ impl NotionClient {
     }
 }
 
+/// Turn a list of raw objects into typed ones that keep their raw JSON.
+fn decode_list<T>(
+    page: ListPage<Value>,
+    what: &str,
+    f: impl Fn(Value) -> Result<T, serde_json::Error>,
+) -> Result<ListPage<T>, NotionError> {
+    let results = page
+        .results
+        .into_iter()
+        .map(|v| f(v).map_err(|e| NotionError::Decode { what: what.to_string(), message: e.to_string() }))
+        .collect::<Result<Vec<T>, NotionError>>()?;
+    Ok(ListPage {
+        results,
+        next_cursor: page.next_cursor,
+        has_more: page.has_more,
+        request_status: page.request_status,
+        property_item: page.property_item,
+    })
+}
+
 /// Rebuild a property value from the items of the page-property endpoint.
 fn merge_property_items(kind: &PropertyKind, items: &[Value]) -> Option<PropertyKind> {
     let field = match kind {
@@ -252,6 +278,23 @@ fn is_linked_message(m: &str) -> bool {
 }
 
 impl NotionClient {
+    /// Unresolved comments on a page or block (`GET /comments?block_id=`), raw JSON.
+    pub fn comments(&self, block_id: &str) -> BoxStream<'static, Result<Value, NotionError>> {
+        let client = self.clone();
+        let id = block_id.to_string();
+        let what = format!("comments of {}", ids::dashed(block_id));
+        paginate::items(move |cursor: Option<String>| {
+            let (client, id, what) = (client.clone(), id.clone(), what.clone());
+            async move {
+                let mut q = vec![("block_id", id), ("page_size", "100".to_string())];
+                if let Some(c) = cursor {
+                    q.push(("start_cursor", c));
+                }
+                client.request::<ListPage<Value>>(Method::GET, "/comments", &q, None, &what).await
+            }
+        })
+    }
+
     /// Every user of the workspace (`GET /users`), for resolving names of people and authors.
     /// Personal access tokens cannot call this; callers treat an error as "names unknown".
     pub fn list_users(&self) -> BoxStream<'static, Result<User, NotionError>> {

@@ -415,9 +415,20 @@ pub struct Page {
     /// Keyed by display name, sorted for deterministic output.
     #[serde(default, deserialize_with = "null_default")]
     pub properties: BTreeMap<String, PropertyValue>,
+    /// The page object exactly as the API returned it (compact JSON), when it was read through
+    /// [`Page::from_json`], for the lossless `page.json`.
+    #[serde(skip)]
+    pub raw: Option<String>,
 }
 
 impl Page {
+    /// Parse a page and keep its raw JSON.
+    pub fn from_json(v: Value) -> Result<Page, serde_json::Error> {
+        let mut p = Page::deserialize(&v)?;
+        p.raw = Some(v.to_string());
+        Ok(p)
+    }
+
     pub fn is_trashed(&self) -> bool {
         self.in_trash || self.archived
     }
@@ -647,9 +658,19 @@ pub struct Block {
     /// Filled by the block-tree fetch (not part of the API object). For synced-block references
     /// these are the source's children; for meeting notes the summary/notes blocks.
     pub children: Vec<Block>,
+    /// The block exactly as the API returned it, when it was read through
+    /// [`Block::from_json`] (the block-tree fetch does), for the lossless `page.json`.
+    pub raw: Option<Value>,
 }
 
 impl Block {
+    /// Parse a block and keep its raw JSON.
+    pub fn from_json(v: Value) -> Result<Block, serde_json::Error> {
+        let mut b = Block::deserialize(&v)?;
+        b.raw = Some(v);
+        Ok(b)
+    }
+
     /// The API type name (`paragraph`, `heading_1`, ...; unknown types keep their own name).
     pub fn type_name(&self) -> &str {
         self.kind.type_name()
@@ -1014,6 +1035,7 @@ impl<'de> Deserialize<'de> for Block {
             has_children: raw.has_children,
             in_trash: raw.in_trash || raw.archived,
             children: Vec::new(),
+            raw: None,
         })
     }
 }

@@ -1,10 +1,18 @@
-//! The generated `README.md` of each backup repository: the database title and a table of its
-//! pages (linked) with their main properties. Deterministic, so it is committed only when it
-//! changes.
+//! Generated files of a database folder: the index (`README.md` at a repository root,
+//! `index.md` for a child database) with a table of its pages and their main properties, and
+//! `database.csv` with every property of every page as readable text. Both deterministic, so they
+//! are committed only when they change.
 
-use crate::notion::model::PropertyKind;
+use crate::markdown::{self, RenderContext};
+use crate::notion::model::{Page, PropertyKind};
 
-use super::{Engine, Listed};
+/// A row of a database as the index and the CSV see it.
+pub(crate) struct Row<'a> {
+    pub page: &'a Page,
+    pub title: &'a str,
+    /// Folder of the row relative to the database folder.
+    pub rel_folder: String,
+}
 
 /// Property types shown in the index table (at most [`MAX_COLUMNS`], by name).
 fn is_summary_type(k: &PropertyKind) -> bool {
@@ -37,11 +45,16 @@ fn plain(k: &PropertyKind) -> String {
     }
 }
 
-pub(crate) fn render_index(db_title: &str, label: &str, pages: &[Listed], engine: &Engine<'_>) -> String {
-    let _ = engine;
+fn sorted<'a>(rows: &'a [Row<'a>]) -> Vec<&'a Row<'a>> {
+    let mut v: Vec<&Row> = rows.iter().collect();
+    v.sort_by(|a, b| a.title.to_lowercase().cmp(&b.title.to_lowercase()).then(a.page.id.cmp(&b.page.id)));
+    v
+}
+
+pub(crate) fn render_index(db_title: &str, label: &str, rows: &[Row<'_>]) -> String {
     let mut columns: Vec<String> = Vec::new();
-    for p in pages {
-        for (name, v) in &p.page.properties {
+    for r in rows {
+        for (name, v) in &r.page.properties {
             if is_summary_type(&v.kind) && !columns.contains(name) {
                 columns.push(name.clone());
             }
@@ -49,16 +62,13 @@ pub(crate) fn render_index(db_title: &str, label: &str, pages: &[Listed], engine
     }
     columns.sort();
     columns.truncate(MAX_COLUMNS);
-    let mut sorted: Vec<&Listed> = pages.iter().collect();
-    sorted.sort_by(|a, b| a.title.to_lowercase().cmp(&b.title.to_lowercase()).then(a.id.cmp(&b.id)));
-
     let heading = if db_title.trim().is_empty() { label } else { db_title };
+    let n = rows.len();
     let mut out = format!(
-        "# {}\n\nBackup of the Notion database **{}**: {} page{}.\n\n",
+        "# {}\n\nBackup of the Notion database **{}**: {n} page{}. Every property of every page is in [database.csv](database.csv).\n\n",
         cell(heading),
         cell(label),
-        pages.len(),
-        if pages.len() == 1 { "" } else { "s" }
+        if n == 1 { "" } else { "s" }
     );
     out.push_str("| Page |");
     for c in &columns {
@@ -67,15 +77,74 @@ pub(crate) fn render_index(db_title: &str, label: &str, pages: &[Listed], engine
     out.push_str(" Last edited |\n|---|");
     out.push_str(&"---|".repeat(columns.len()));
     out.push_str("---|\n");
-    for p in sorted {
-        let title = if p.title.trim().is_empty() { "Untitled" } else { &p.title };
+    for r in sorted(rows) {
+        let title = if r.title.trim().is_empty() { "Untitled" } else { r.title };
         let link_text = title.replace('[', "\\[").replace(']', "\\]");
-        out.push_str(&format!("| [{}]({}/index.md) |", cell(&link_text), p.folder));
+        out.push_str(&format!("| [{}]({}/index.md) |", cell(&link_text), r.rel_folder));
         for c in &columns {
-            let v = p.page.properties.get(c).map(|v| plain(&v.kind)).unwrap_or_default();
+            let v = r.page.properties.get(c).map(|v| plain(&v.kind)).unwrap_or_default();
             out.push_str(&format!(" {} |", cell(&v)));
         }
-        out.push_str(&format!(" {} |\n", p.page.last_edited_time.get(..10).unwrap_or("")));
+        out.push_str(&format!(" {} |\n", r.page.last_edited_time.get(..10).unwrap_or("")));
     }
     out
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) || s.starts_with(' ') || s.ends_with(' ') {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// `database.csv`: one row per page, every property as readable text (title first, then by
+/// name), then `notion_id`, `last_edited_time` and the relative `path` of the page's backup.
+pub(crate) fn render_csv(rows: &[Row<'_>], ctx: &RenderContext) -> String {
+    let mut props: Vec<String> = Vec::new();
+    let mut title_prop: Option<String> = None;
+    for r in rows {
+        for (name, v) in &r.page.properties {
+            if matches!(v.kind, PropertyKind::Title(_)) {
+                title_prop.get_or_insert_with(|| name.clone());
+            } else if !matches!(v.kind, PropertyKind::Button) && !props.contains(name) {
+                props.push(name.clone());
+            }
+        }
+    }
+    props.sort();
+    let mut cols: Vec<String> = title_prop.iter().cloned().collect();
+    cols.extend(props);
+    let mut out = String::new();
+    let header: Vec<String> =
+        cols.iter().map(|c| csv_field(c)).chain(["notion_id", "last_edited_time", "path"].map(String::from)).collect();
+    out.push_str(&header.join(","));
+    out.push_str("\r\n");
+    for r in sorted(rows) {
+        let mut fields: Vec<String> = cols
+            .iter()
+            .map(|c| {
+                r.page.properties.get(c).map(|v| markdown::property_to_plain_named(c, &v.kind, ctx)).unwrap_or_default()
+            })
+            .map(|s| csv_field(&s))
+            .collect();
+        fields.push(csv_field(&r.page.id));
+        fields.push(csv_field(&r.page.last_edited_time));
+        fields.push(csv_field(&format!("{}/index.md", r.rel_folder)));
+        out.push_str(&fields.join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_quotes_what_needs_quoting() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\"\nnow"), "\"say \"\"hi\"\"\nnow\"");
+    }
 }

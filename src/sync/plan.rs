@@ -34,9 +34,35 @@ pub fn assign_folders<'a>(pages: impl IntoIterator<Item = (&'a str, &'a str)>) -
     out
 }
 
-/// Root names the backup itself uses.
+/// Names the backup itself uses inside a folder (a page's media folders, id-based names).
 fn is_reserved(slug: &str) -> bool {
-    slug.starts_with("untitled-")
+    slug == "assets" || slug == "attachments" || slug.starts_with("untitled-")
+}
+
+/// Folders of the children of the node at `parent_folder` ("" = repository root), by id.
+pub fn child_folders<'a>(
+    parent_folder: &str,
+    children: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> HashMap<String, String> {
+    assign_folders(children).into_iter().map(|(id, slug)| (id, join(parent_folder, &slug))).collect()
+}
+
+/// `parent/child`, or `child` at the root.
+pub fn join(parent: &str, child: &str) -> String {
+    if parent.is_empty() {
+        child.to_string()
+    } else {
+        format!("{parent}/{child}")
+    }
+}
+
+/// `../` once per folder level of `folder`: from its `index.md` up to the repository root.
+pub fn prefix_to_root(folder: &str) -> String {
+    if folder.is_empty() {
+        String::new()
+    } else {
+        "../".repeat(folder.split('/').count())
+    }
 }
 
 /// Why a page is backed up in this run.
@@ -118,6 +144,15 @@ mod tests {
             folder: Some(folder.into()),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn children_and_reserved_names() {
+        let f = child_folders("parent", [(A, "Assets"), (B, "Notes")]);
+        assert_eq!(f[&ids::normalize(A)], "parent/assets-aaaaaaaa");
+        assert_eq!(f[&ids::normalize(B)], "parent/notes");
+        assert_eq!(prefix_to_root(""), "");
+        assert_eq!(prefix_to_root("a/b"), "../../");
     }
 
     #[test]

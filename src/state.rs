@@ -68,6 +68,10 @@ pub struct PageRecord {
     /// Data sources of a database node (to notice rows added to it).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub data_sources: Vec<String>,
+    /// Left its parent and its folder was removed; kept only until the end of the run (a page that
+    /// moved is found at its new place meanwhile), never backed up from here again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub orphan: bool,
 }
 
 /// Kind of a state record.

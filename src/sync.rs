@@ -360,7 +360,7 @@ async fn recently_edited(notion: &NotionClient, since: &str, state: &State) -> R
         }
         let id = ids::normalize(&page.id);
         match state.pages.get(&id) {
-            Some(r) if r.parent.is_some() && r.last_edited_time != page.last_edited_time => {
+            Some(r) if r.parent.is_some() && !r.orphan && r.last_edited_time != page.last_edited_time => {
                 // Rows of configured databases are found by their listing; everything deeper here.
                 let is_row = r
                     .parent
@@ -443,6 +443,12 @@ async fn backup_repo(
 
     let mut planned = repo::Planned::default();
     repo::run(&ctx, sink.as_mut(), initial, dr, saver, &mut planned).await;
+    if !cfg.dry_run && !engine.interrupt.is_set() {
+        // Pages that left their parent and were not found elsewhere are gone for good.
+        let mut st = state.write().expect("state lock");
+        st.pages.retain(|_, r| !(r.orphan && r.repo == db.repo));
+        saver.save(&st, true);
+    }
     if let Some(e) = saver.error.take() {
         return Err(e);
     }

@@ -94,6 +94,7 @@ pub(crate) async fn prepare(ctx: &RepoCtx<'_>, task: &Task, page: Option<Page>) 
     let folders = plan::child_folders(folder, real.iter().map(|(i, t, _)| (i.as_str(), t.as_str())));
     for (cid, ctitle, db) in real {
         let cfolder = folders[&cid].clone();
+        ctx.move_links(&cid, &cfolder);
         ctx.set_link(&cid, format!("{cfolder}/index.md"));
         ctx.engine.set_title(&cid, &ctitle);
         let kind = if db.is_some() { NodeKind::Database } else { NodeKind::Page };

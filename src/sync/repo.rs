@@ -109,6 +109,22 @@ impl RepoCtx<'_> {
         self.links.write().expect("links lock").insert(ids::normalize(id), link);
     }
 
+    /// A node found at `new_folder` that was recorded elsewhere: links to everything recorded
+    /// below its old folder follow it now, so pages written later in this run link right.
+    pub fn move_links(&self, id: &str, new_folder: &str) {
+        let Some(old) = self.record(id).and_then(|r| r.folder).filter(|f| f != new_folder && !f.is_empty()) else {
+            return;
+        };
+        let prefix = format!("{old}/");
+        let st = self.state.read().expect("state lock");
+        let mut links = self.links.write().expect("links lock");
+        for (k, r) in st.pages.iter().filter(|(_, r)| r.repo == self.repo) {
+            if let Some(rest) = r.folder.as_deref().and_then(|f| f.strip_prefix(&prefix)) {
+                links.insert(k.clone(), format!("{new_folder}/{rest}/index.md"));
+            }
+        }
+    }
+
     pub fn record(&self, id: &str) -> Option<PageRecord> {
         self.state.read().expect("state lock").pages.get(&ids::normalize(id)).cloned()
     }
@@ -341,10 +357,15 @@ async fn commit(
             }
         }
         for d in &departed {
-            for x in st.descendants(d) {
-                st.pages.remove(&x);
+            // Their files are gone; the records stay (as orphans, with no files) until the end of
+            // the run, so a page that moved elsewhere keeps its links when found at its new place.
+            for x in st.descendants(d).into_iter().chain([d.clone()]) {
+                if let Some(r) = st.pages.get_mut(&x) {
+                    r.files.clear();
+                    r.orphan = true;
+                }
+                ctx.links.write().expect("links lock").remove(&x);
             }
-            st.pages.remove(d);
         }
         st.pages.insert(
             id.clone(),
@@ -364,6 +385,7 @@ async fn commit(
                     .map(|c| ChildRef { id: c.id.clone(), title: c.title.clone(), kind: c.kind })
                     .collect(),
                 data_sources: prep.data_sources.clone(),
+                orphan: false,
             },
         );
         // A renamed child: its parent's list carries the new title, so its folder is derived right.
@@ -389,6 +411,7 @@ async fn commit(
                         || r.parent.as_deref() != Some(id.as_str())
                         || r.last_edited_time.is_empty()
                         || r.repo != ctx.repo
+                        || r.orphan
                 }
             };
         if need {
@@ -414,7 +437,7 @@ async fn commit(
 /// children a recorded node lists that have no record (or one at another place).
 pub(crate) fn pending(st: &State, repo: &str, root_db: &str) -> Vec<Task> {
     let mut out = Vec::new();
-    for (id, r) in st.pages.iter().filter(|(_, r)| r.repo == repo) {
+    for (id, r) in st.pages.iter().filter(|(_, r)| r.repo == repo && !r.orphan) {
         let Some(folder) = r.folder.clone() else { continue };
         if r.last_edited_time.is_empty() && id != root_db {
             out.push(task_from_record(id, r, folder.clone()));

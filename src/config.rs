@@ -99,6 +99,9 @@ pub struct Config {
     pub page_concurrency: usize,
     /// Back up unresolved comments (BACKUP_COMMENTS; one extra request per block).
     pub backup_comments: bool,
+    /// WORKSPACE_REPO: back up everything the token can see (that no configured database
+    /// covers) into this repository. Also on, as `notion-workspace`, when no DB<n>_* is set.
+    pub workspace_repo: Option<String>,
     pub dry_run: bool,
     pub full_sync: bool,
     /// Non-fatal remarks (a `DB3_*` with no `DB2_*`, an unknown `DB<n>_` key, ...).
@@ -403,6 +406,26 @@ pub fn from_vars(vars: &BTreeMap<String, String>, base_dir: &Path, ov: &Override
     let keep_deleted = r.bool("KEEP_DELETED", false);
     let page_concurrency = r.number("PAGE_CONCURRENCY", 4usize, 1, 32);
     let backup_comments = r.bool("BACKUP_COMMENTS", false);
+    let workspace_repo = match r.get("WORKSPACE_REPO") {
+        Some(name) if !valid_repo_name(&name) => {
+            r.problems.push(format!(
+                "WORKSPACE_REPO={name:?} is not a valid repository name: use letters, digits, '.', '_' and '-' only"
+            ));
+            None
+        }
+        Some(name) => {
+            if databases.iter().any(|d| d.repo.eq_ignore_ascii_case(&name)) {
+                r.problems.push(format!(
+                    "WORKSPACE_REPO={name:?} is also a DB<n>_GIT_REPO: give the workspace its own repository"
+                ));
+            }
+            Some(name)
+        }
+        None if databases.is_empty() && !r.problems.iter().any(|p| p.starts_with("DB")) => {
+            Some("notion-workspace".to_string())
+        }
+        None => None,
+    };
 
     if !r.problems.is_empty() {
         return Err(ConfigError { problems: r.problems, warnings });
@@ -424,6 +447,7 @@ pub fn from_vars(vars: &BTreeMap<String, String>, base_dir: &Path, ov: &Override
         keep_deleted,
         page_concurrency,
         backup_comments,
+        workspace_repo,
         dry_run: ov.dry_run,
         full_sync: ov.full_sync,
         warnings,
@@ -525,8 +549,8 @@ fn read_databases(r: &mut Reader, warnings: &mut Vec<String>) -> Vec<DatabaseCon
             }
         }
     }
-    if out.is_empty() && !r.problems.iter().any(|p| p.starts_with("DB")) {
-        r.problems.push("no database configured: set DB1_NOTION_ID (the database's link or id), DB1_GIT_REPO (the repository name) and optionally DB1_LABEL".into());
+    if out.is_empty() && r.get("WORKSPACE_REPO").is_none() {
+        warnings.push("no DB<n>_* database configured: backing up everything the token can see into the repository notion-workspace (set WORKSPACE_REPO to name it, or DB1_NOTION_ID/DB1_GIT_REPO to back up one database)".into());
     }
     out
 }

@@ -34,7 +34,7 @@ use crate::media::Downloader;
 use crate::notify::{DatabaseReport, Notifier, RunReport};
 use crate::notion::model::{Page, Parent};
 use crate::notion::{ClientConfig, NotionClient, NotionError};
-use crate::sink::Plan;
+use crate::sink::{ChangeSet, Content, FileWrite, Plan};
 use crate::state::{NodeKind, RunLock, State};
 
 use database::Listing;
@@ -259,6 +259,34 @@ async fn run_locked(cfg: &Config, interrupt: &Interrupt, mut report: RunReport) 
         staging,
         run_date: chrono::Utc::now().with_timezone(&cfg.timezone).format("%Y-%m-%d").to_string(),
     };
+    // Where every known page lives (repository, folder), for links across repositories.
+    let mut locations: HashMap<String, (String, String)> = HashMap::new();
+    for (id, r) in state.pages.iter().filter(|(_, r)| !r.orphan) {
+        if let Some(f) = r.folder.as_ref().filter(|f| !f.is_empty()) {
+            locations.insert(id.clone(), (r.repo.clone(), f.clone()));
+        }
+    }
+    // What the configured databases cover (not backed up again by workspace discovery).
+    let mut covered: HashSet<String> = state
+        .pages
+        .iter()
+        .filter(|(_, r)| cfg.databases.iter().any(|d| d.repo == r.repo))
+        .map(|(id, _)| id.clone())
+        .collect();
+    for (db, l) in cfg.databases.iter().zip(listings.iter()) {
+        covered.insert(ids::normalize(&db.notion_id));
+        if let Ok(l) = l {
+            let titles: Vec<(String, String)> = l.rows.iter().map(|p| (ids::normalize(&p.id), p.title())).collect();
+            let folders = plan::child_folders("", titles.iter().map(|(i, t)| (i.as_str(), t.as_str())));
+            for (id, f) in folders {
+                covered.insert(id.clone());
+                locations.insert(id, (db.repo.clone(), f));
+            }
+            for (ds, _) in &l.data_sources {
+                covered.insert(ids::normalize(&ds.id));
+            }
+        }
+    }
     let state = RwLock::new(state);
     let mut saver = StateSaver::new(cfg);
 
@@ -273,7 +301,9 @@ async fn run_locked(cfg: &Config, interrupt: &Interrupt, mut report: RunReport) 
             }
             Ok(listing) => {
                 dr.pages_checked = listing.rows.len();
-                if let Err(e) = backup_repo(&engine, db, listing, &changed, &state, &mut saver, &mut dr).await {
+                let roots = Roots::Database { id: ids::normalize(&db.notion_id), listing: Box::new(listing) };
+                let foreign = foreign_links(cfg, &locations, &db.repo);
+                if let Err(e) = backup_repo(&engine, db, roots, &changed, &foreign, &state, &mut saver, &mut dr).await {
                     tracing::error!(database = %db.label, "{e}");
                     dr.error = Some(e);
                 }
@@ -285,6 +315,19 @@ async fn run_locked(cfg: &Config, interrupt: &Interrupt, mut report: RunReport) 
             report.fatal = Some("interrupted by a signal: the state is saved; the next run finishes the job".into());
             break;
         }
+    }
+    if let (Some(ws), false) = (&cfg.workspace_repo, interrupt.is_set()) {
+        let t0 = Instant::now();
+        let target = DatabaseConfig { index: 0, notion_id: String::new(), repo: ws.clone(), label: "Workspace".into() };
+        let mut dr = DatabaseReport { label: target.label.clone(), repo: ws.clone(), ..Default::default() };
+        let foreign = foreign_links(cfg, &locations, ws);
+        let roots = Roots::Workspace { covered };
+        if let Err(e) = backup_repo(&engine, &target, roots, &changed, &foreign, &state, &mut saver, &mut dr).await {
+            tracing::error!(repository = %ws, "{e}");
+            dr.error = Some(e);
+        }
+        dr.duration = t0.elapsed();
+        report.databases.push(dr);
     }
     if !cfg.dry_run {
         let mut st = state.write().expect("state lock");
@@ -384,49 +427,74 @@ async fn recently_edited(notion: &NotionClient, since: &str, state: &State) -> R
     Ok(recent)
 }
 
+/// What sits at the root of a repository.
+pub(crate) enum Roots {
+    /// A configured database (`DB<n>_*`): its rows are the top-level folders.
+    Database { id: String, listing: Box<Listing> },
+    /// Everything the token can see that no configured database covers (`WORKSPACE_REPO`).
+    Workspace { covered: HashSet<String> },
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn backup_repo(
     engine: &Engine<'_>,
-    db: &DatabaseConfig,
-    listing: Listing,
+    target: &DatabaseConfig,
+    roots: Roots,
     recent: &Recent,
+    foreign: &HashMap<String, String>,
     state: &RwLock<State>,
     saver: &mut StateSaver<'_>,
     dr: &mut DatabaseReport,
 ) -> Result<(), String> {
     let cfg = engine.cfg;
-    let mut sink = sinks::make_sink(cfg, db).map_err(|e| e.to_string())?;
+    let repo_name = target.repo.clone();
+    let mut sink = sinks::make_sink(cfg, target).map_err(|e| e.to_string())?;
     sink.open(!cfg.dry_run).await.map_err(|e| format!("repository {}: {e}", sink.describe()))?;
 
-    let db_id = ids::normalize(&db.notion_id);
-    // Links inside this repository: every recorded node's folder (rows get theirs when listed).
-    let mut links: HashMap<String, String> = HashMap::new();
+    // Links: pages of other repositories (web links), then every node recorded in this one.
+    let mut links: HashMap<String, String> = foreign.clone();
     {
         let st = state.read().expect("state lock");
-        for (id, r) in st.pages.iter().filter(|(_, r)| r.repo == db.repo) {
+        for (id, r) in st.pages.iter().filter(|(_, r)| r.repo == repo_name && !r.orphan) {
             if let Some(f) = r.folder.as_ref().filter(|f| !f.is_empty()) {
                 links.insert(id.clone(), format!("{f}/index.md"));
             }
         }
     }
-    let ctx = RepoCtx { engine, repo: db.repo.clone(), label: db.label.clone(), links: RwLock::new(links), state };
+    let ctx =
+        RepoCtx { engine, repo: repo_name.clone(), label: target.label.clone(), links: RwLock::new(links), state };
 
-    let mut initial = vec![Task {
-        id: db_id.clone(),
-        title: listing.db.title_text(),
-        folder: String::new(),
-        parent: None,
-        kind: NodeKind::Database,
-        page: None,
-        db: None,
-        listing: Some(listing),
-        root: true,
-        rec: ctx.record(&db_id),
-        db_title: None,
-    }];
+    let mut initial = Vec::new();
+    let mut root_id = String::new();
+    let mut workspace_roots: Vec<(String, String, String)> = Vec::new();
+    match roots {
+        Roots::Database { id, listing } => {
+            root_id = id.clone();
+            initial.push(Task {
+                id: id.clone(),
+                title: listing.db.title_text(),
+                folder: String::new(),
+                parent: None,
+                kind: NodeKind::Database,
+                page: None,
+                db: None,
+                listing: Some(*listing),
+                root: true,
+                rec: ctx.record(&id),
+                db_title: None,
+            });
+        }
+        Roots::Workspace { covered } => {
+            let (tasks, found) = workspace_tasks(&ctx, &covered, sink.as_mut(), dr).await?;
+            dr.pages_checked = found.len();
+            initial.extend(tasks);
+            workspace_roots = found;
+        }
+    }
     {
         let st = state.read().expect("state lock");
         for (id, page) in &recent.pages {
-            let Some(r) = st.pages.get(id).filter(|r| r.repo == db.repo) else { continue };
+            let Some(r) = st.pages.get(id).filter(|r| r.repo == repo_name) else { continue };
             let folder = expected_folder(&st, id, &page.title()).or_else(|| r.folder.clone()).unwrap_or_default();
             let mut t = repo::task_from_record(id, r, folder);
             t.title = page.title();
@@ -434,19 +502,36 @@ async fn backup_repo(
             initial.push(t);
         }
         for id in &recent.databases {
-            if let Some(r) = st.pages.get(id).filter(|r| r.repo == db.repo && id != &db_id) {
+            if let Some(r) = st.pages.get(id).filter(|r| r.repo == repo_name && *id != root_id) {
                 initial.push(repo::task_from_record(id, r, r.folder.clone().unwrap_or_default()));
             }
         }
-        initial.extend(repo::pending(&st, &db.repo, &db_id));
+        initial.extend(repo::pending(&st, &repo_name, &root_id));
     }
 
     let mut planned = repo::Planned::default();
     repo::run(&ctx, sink.as_mut(), initial, dr, saver, &mut planned).await;
+    if !workspace_roots.is_empty() && !engine.interrupt.is_set() {
+        let readme = index::render_workspace_index(&target.label, &workspace_roots);
+        let change = ChangeSet {
+            message: format!("Update index ({})", engine.run_date),
+            writes: vec![FileWrite { path: "README.md".into(), content: Content::Bytes(readme.into_bytes()) }],
+            ..Default::default()
+        };
+        match sink.commit(change).await {
+            Ok(out) => {
+                dr.commits.extend(out.commits.iter().cloned());
+                if cfg.dry_run && !out.plan.is_empty() {
+                    planned.plans.push(("README.md index".into(), out.plan));
+                }
+            }
+            Err(e) => dr.warnings.push(format!("README.md index not updated: {e}")),
+        }
+    }
     if !cfg.dry_run && !engine.interrupt.is_set() {
         // Pages that left their parent and were not found elsewhere are gone for good.
         let mut st = state.write().expect("state lock");
-        st.pages.retain(|_, r| !(r.orphan && r.repo == db.repo));
+        st.pages.retain(|_, r| !(r.orphan && r.repo == repo_name));
         saver.save(&st, true);
     }
     if let Some(e) = saver.error.take() {
@@ -455,9 +540,189 @@ async fn backup_repo(
     if !cfg.dry_run {
         sink.finish().await.map_err(|e| format!("repository {}: {e}", sink.describe()))?;
     } else {
-        print_plans(&db.repo, &planned.plans);
+        print_plans(&repo_name, &planned.plans);
     }
     Ok(())
+}
+
+/// Workspace discovery: every page and database the token can see whose parent it cannot see (or
+/// the workspace itself) is a root folder of the workspace repository, unless a configured
+/// database covers it. Roots that disappeared are removed. Returns the tasks and the roots
+/// (id, title, folder) for the index.
+async fn workspace_tasks(
+    ctx: &RepoCtx<'_>,
+    covered: &HashSet<String>,
+    sink: &mut dyn crate::sink::Sink,
+    dr: &mut DatabaseReport,
+) -> Result<(Vec<Task>, Vec<(String, String, String)>), String> {
+    let engine = ctx.engine;
+    let all: Vec<serde_json::Value> = engine.notion.search(json!({})).try_collect().await.map_err(|e| e.to_string())?;
+    let mut pages: HashMap<String, Page> = HashMap::new();
+    let mut sources: Vec<serde_json::Value> = Vec::new();
+    for v in all {
+        match v.get("object").and_then(serde_json::Value::as_str) {
+            Some("page") => {
+                if let Ok(p) = Page::from_json(v) {
+                    if !p.is_trashed() {
+                        pages.insert(ids::normalize(&p.id), p);
+                    }
+                }
+            }
+            Some("data_source") | Some("database") => sources.push(v),
+            _ => {}
+        }
+    }
+    let visible_dbs: HashSet<String> = sources
+        .iter()
+        .filter_map(|s| s.pointer("/parent/database_id").or_else(|| s.get("id")).and_then(serde_json::Value::as_str))
+        .map(ids::normalize)
+        .collect();
+    let parent_visible = |parent: Option<&str>| {
+        parent.is_some_and(|p| pages.contains_key(p) || visible_dbs.contains(p) || covered.contains(p))
+    };
+    let mut roots: Vec<(String, String, Option<Page>)> = Vec::new();
+    for (id, p) in &pages {
+        if covered.contains(id) {
+            continue;
+        }
+        let parent = match &p.parent {
+            Some(Parent::Page { page_id }) => Some(ids::normalize(page_id)),
+            Some(Parent::Block { block_id }) => Some(ids::normalize(block_id)),
+            Some(Parent::DataSource { database_id, data_source_id }) => {
+                Some(database_id.as_deref().map(ids::normalize).unwrap_or_else(|| ids::normalize(data_source_id)))
+            }
+            Some(Parent::Database { database_id }) => Some(ids::normalize(database_id)),
+            _ => None,
+        };
+        if !parent_visible(parent.as_deref()) {
+            roots.push((id.clone(), p.title(), Some(p.clone())));
+        }
+    }
+    let mut seen_dbs = HashSet::new();
+    for s in &sources {
+        let Some(db_id) = s
+            .pointer("/parent/database_id")
+            .or_else(|| s.get("id"))
+            .and_then(serde_json::Value::as_str)
+            .map(ids::normalize)
+        else {
+            continue;
+        };
+        if covered.contains(&db_id) || !seen_dbs.insert(db_id.clone()) {
+            continue;
+        }
+        let dparent = s
+            .pointer("/database_parent/page_id")
+            .or_else(|| s.pointer("/database_parent/block_id"))
+            .and_then(serde_json::Value::as_str)
+            .map(ids::normalize);
+        if !parent_visible(dparent.as_deref()) {
+            let title: String = s
+                .get("title")
+                .and_then(serde_json::Value::as_array)
+                .map(|a| a.iter().filter_map(|r| r.get("plain_text").and_then(serde_json::Value::as_str)).collect())
+                .unwrap_or_default();
+            roots.push((db_id, title, None));
+        }
+    }
+    roots.sort_by(|a, b| a.0.cmp(&b.0));
+    let folders = plan::child_folders("", roots.iter().map(|(i, t, _)| (i.as_str(), t.as_str())));
+    let cfg = engine.cfg;
+    let mut tasks = Vec::new();
+    let mut found = Vec::new();
+    for (id, title, page) in roots {
+        let folder = folders[&id].clone();
+        ctx.set_link(&id, format!("{folder}/index.md"));
+        engine.set_title(&id, &title);
+        found.push((id.clone(), title.clone(), folder.clone()));
+        let rec = ctx.record(&id);
+        let (kind, needed) = match &page {
+            Some(p) => (
+                NodeKind::Page,
+                plan::needs_backup(rec.as_ref(), &ctx.repo, &p.last_edited_time, &folder, cfg.full_sync).is_some(),
+            ),
+            None => (NodeKind::Database, true),
+        };
+        if needed || rec.as_ref().is_some_and(|r| r.orphan || r.parent.is_some()) {
+            tasks.push(Task {
+                id,
+                title,
+                folder,
+                parent: None,
+                kind,
+                page,
+                db: None,
+                listing: None,
+                root: false,
+                rec,
+                db_title: None,
+            });
+        }
+    }
+    // Roots that are gone: their folders go too.
+    let gone: Vec<(String, PageRecordLite)> = {
+        let st = ctx.state.read().expect("state lock");
+        st.pages
+            .iter()
+            .filter(|(id, r)| {
+                r.repo == ctx.repo && r.parent.is_none() && !r.orphan && !found.iter().any(|(f, _, _)| f == *id)
+            })
+            .map(|(id, r)| (id.clone(), PageRecordLite { title: r.title.clone(), folder: r.folder.clone() }))
+            .collect()
+    };
+    for (id, r) in gone {
+        if cfg.keep_deleted {
+            continue;
+        }
+        if let Some(folder) = r.folder.filter(|f| !f.is_empty()) {
+            let change = ChangeSet {
+                message: format!("Remove: {} (deleted in Notion)", r.title),
+                deletes: vec![folder],
+                ..Default::default()
+            };
+            match sink.commit(change).await {
+                Ok(out) => dr.commits.extend(out.commits),
+                Err(e) => {
+                    dr.warnings.push(format!("{}: removing its folder failed: {e}", r.title));
+                    continue;
+                }
+            }
+        }
+        dr.deleted.push(r.title.clone());
+        if !cfg.dry_run {
+            let mut st = ctx.state.write().expect("state lock");
+            for d in st.descendants(&id) {
+                st.pages.remove(&d);
+            }
+            st.pages.remove(&id);
+        }
+    }
+    Ok((tasks, found))
+}
+
+struct PageRecordLite {
+    title: String,
+    folder: Option<String>,
+}
+
+/// Links to pages backed up in other repositories: their web page on the Gitea/Forgejo server
+/// (branch GIT_BRANCH, or `main`); in local mode none, so those links keep their Notion URL.
+fn foreign_links(
+    cfg: &Config,
+    locations: &HashMap<String, (String, String)>,
+    this_repo: &str,
+) -> HashMap<String, String> {
+    let crate::config::Destination::Gitea(g) = &cfg.destination else { return HashMap::new() };
+    let branch = g.branch.clone().unwrap_or_else(|| "main".into());
+    locations
+        .iter()
+        .filter(|(_, (repo, _))| repo != this_repo)
+        .map(|(id, (repo, folder))| {
+            let path: Vec<String> =
+                folder.split('/').map(|s| url::form_urlencoded::byte_serialize(s.as_bytes()).collect()).collect();
+            (id.clone(), format!("{}/{}/{}/src/branch/{branch}/{}/index.md", g.base_url, g.owner, repo, path.join("/")))
+        })
+        .collect()
 }
 
 /// The folder a recorded page should have now, from its parent's folder and its siblings' titles

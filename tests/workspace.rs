@@ -247,3 +247,73 @@ async fn the_whole_tree_is_backed_up_linked_and_kept_up_to_date() {
     assert_links_resolve(&f);
     let _ = &ws.tasks_db;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workspace_discovery_backs_up_everything_else_once() {
+    let mut w = World::new();
+    // A configured database (covered), a top-level page tree, a top-level database, and a page
+    // whose parent the integration cannot see.
+    let configured = add_database(&mut w, "Configured", 2);
+    let handbook = add_page(&mut w, parent_workspace(), "Handbook");
+    let chapter = w.next_id();
+    w.insert_page(page(&chapter, parent_page(&handbook), "Chapter one", vec![]));
+    w.set_children(&chapter, vec![paragraph("chapter text")]);
+    let inline = add_database_with(
+        &mut w,
+        DbSpec { title: "Inline".into(), parent: parent_page(&handbook), rows: 1, ..DbSpec::default() },
+    );
+    w.set_children(
+        &handbook,
+        vec![paragraph("welcome"), child_page(&chapter, "Chapter one"), child_database(&inline.database_id, "Inline")],
+    );
+    let reading = add_database(&mut w, "Reading list", 2);
+    let hidden_parent = w.next_id();
+    let stray = w.next_id();
+    w.insert_page(page(&stray, parent_page(&hidden_parent), "Stray page", vec![]));
+    w.unshare(&hidden_parent);
+    let fake = FakeNotion::start(w).await;
+    let dir = tempfile::tempdir().unwrap();
+    let vars: BTreeMap<String, String> = [
+        ("NOTION_TOKEN", DEFAULT_TOKEN.to_string()),
+        ("NOTION_API_URL", fake.base_url()),
+        ("NOTION_RATE_LIMIT", "500".into()),
+        ("DB1_NOTION_ID", configured.database_id.clone()),
+        ("DB1_GIT_REPO", "configured".into()),
+        ("WORKSPACE_REPO", "everything".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let cfg = from_vars(&vars, dir.path(), &Overrides::default()).unwrap();
+    let (status, report) = run_with(cfg.clone(), Interrupt::default()).await;
+    assert_eq!(status, ExitStatus::Success, "{report:#?}");
+    let f = read_files(&dir.path().join("notion-backup/everything"), "HEAD");
+    for must in [
+        "README.md",
+        "handbook/index.md",
+        "handbook/chapter-one/index.md",
+        "handbook/inline/index.md",
+        "handbook/inline/row-0/index.md",
+        "reading-list/index.md",
+        "reading-list/database.csv",
+        "reading-list/row-0/index.md",
+        "reading-list/row-1/index.md",
+        "stray-page/index.md",
+    ] {
+        assert!(f.contains_key(must), "missing {must}: {:#?}", f.keys().collect::<Vec<_>>());
+    }
+    // Nothing of the configured database, and the inline database only inside its page.
+    assert!(
+        !f.keys().any(|k| k.starts_with("configured") || k.starts_with("inline/")),
+        "{:#?}",
+        f.keys().collect::<Vec<_>>()
+    );
+    assert_links_resolve(&f);
+    let readme = String::from_utf8(f["README.md"].clone()).unwrap();
+    assert!(readme.contains("[Handbook](handbook/index.md)"), "{readme}");
+
+    // A second run changes nothing.
+    let before = commits(&dir.path().join("notion-backup/everything"));
+    assert_eq!(run_with(cfg, Interrupt::default()).await.0, ExitStatus::Success);
+    assert_eq!(commits(&dir.path().join("notion-backup/everything")), before);
+}

@@ -90,6 +90,23 @@ pub(crate) fn render_index(db_title: &str, label: &str, rows: &[Row<'_>]) -> Str
     out
 }
 
+/// `README.md` of the workspace repository: its top-level pages and databases.
+pub(crate) fn render_workspace_index(label: &str, roots: &[(String, String, String)]) -> String {
+    let mut sorted: Vec<&(String, String, String)> = roots.iter().collect();
+    sorted.sort_by(|a, b| a.1.to_lowercase().cmp(&b.1.to_lowercase()).then(a.0.cmp(&b.0)));
+    let mut out = format!(
+        "# {}\n\nBackup of everything the Notion integration can see that no configured database covers: {} top-level item{}.\n\n",
+        cell(label),
+        roots.len(),
+        if roots.len() == 1 { "" } else { "s" }
+    );
+    for (_, title, folder) in sorted {
+        let t = if title.trim().is_empty() { "Untitled" } else { title };
+        out.push_str(&format!("- [{}]({folder}/index.md)\n", t.replace('[', "\\[").replace(']', "\\]")));
+    }
+    out
+}
+
 fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) || s.starts_with(' ') || s.ends_with(' ') {
         format!("\"{}\"", s.replace('"', "\"\""))

@@ -620,12 +620,11 @@ pub fn add_database_with(world: &mut World, spec: DbSpec) -> DbIds {
     let database_id = world.next_id();
     let data_source_id = world.next_id();
     world.insert_database(database(&database_id, spec.parent.clone(), &spec.title, &[(&data_source_id, &spec.title)]));
-    world.insert_data_source(data_source(
-        &data_source_id,
-        &database_id,
-        &spec.title,
-        vec![schema_entry("Name", "title", json!({}))],
-    ));
+    let mut ds =
+        data_source(&data_source_id, &database_id, &spec.title, vec![schema_entry("Name", "title", json!({}))]);
+    // The data source reports its database's parent (a page for inline databases).
+    ds["database_parent"] = spec.parent.clone();
+    world.insert_data_source(ds);
     let base = parse_ms(TS).unwrap();
     let per = spec.rows_per_minute.max(1);
     let mut rows = Vec::with_capacity(spec.rows);

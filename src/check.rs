@@ -212,12 +212,20 @@ async fn gitea_server(g: &GiteaSettings) -> Result<String, String> {
         req.send()
     };
     let unreachable = |e: reqwest::Error| {
-        let hint = if format!("{e:?}").contains("certificate") {
-            ": its TLS certificate is not trusted; for a self-signed or private CA set GIT_CA_FILE to the CA's PEM file"
+        // The kind and the causes only: reqwest's own Display would print the URL.
+        let mut detail = String::from(if e.is_timeout() {
+            "timed out"
+        } else if e.is_connect() {
+            "could not connect"
         } else {
-            ": check GIT_BASE_URL and that the server is up"
-        };
-        format!("cannot reach {shown} ({}){hint}", e.without_url())
+            "request failed"
+        });
+        let mut src = std::error::Error::source(&e);
+        while let Some(s) = src {
+            let _ = write!(detail, ": {s}");
+            src = s.source();
+        }
+        format!("cannot reach {shown} ({detail}){}", unreachable_hint(&detail))
     };
 
     #[derive(serde::Deserialize)]
@@ -259,6 +267,15 @@ async fn gitea_server(g: &GiteaSettings) -> Result<String, String> {
         _ => return Err(format!("{shown} answered /api/v1/user with HTTP {status}: check GIT_BASE_URL")),
     };
     Ok(format!("{product} at {shown}, token of user {user:?}"))
+}
+
+/// The fix for a server that cannot be reached, from the error's causes.
+fn unreachable_hint(detail: &str) -> &'static str {
+    if detail.contains("certificate") || detail.contains("UnknownIssuer") {
+        ": its TLS certificate is not trusted; for a self-signed or private CA set GIT_CA_FILE to the CA's PEM file"
+    } else {
+        ": check GIT_BASE_URL and that the server is up"
+    }
 }
 
 async fn gitea_repo(cfg: &Config, g: &GiteaSettings, repo: &str) -> Result<String, String> {
@@ -459,5 +476,31 @@ fn notifications(cfg: &Config) -> String {
         "none configured (DISCORD_WEBHOOK_URL, HEALTHCHECK_URL, WEBHOOK_URL); nothing is sent by check".to_string()
     } else {
         format!("{}; nothing is sent by check", parts.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_untrusted_certificate_points_to_git_ca_file() {
+        let rustls = "could not connect: client error (Connect): invalid peer certificate: UnknownIssuer";
+        assert!(unreachable_hint(rustls).contains("set GIT_CA_FILE to the CA's PEM file"));
+        let refused = "could not connect: client error (Connect): tcp connect error: Connection refused (os error 111)";
+        assert_eq!(unreachable_hint(refused), ": check GIT_BASE_URL and that the server is up");
+    }
+
+    #[test]
+    fn table_columns_line_up_and_details_are_one_line() {
+        let mut r = CheckReport::default();
+        r.push("Notion token", Ok("bot \"B\"".into()));
+        r.push("git", Err("git not found\non PATH".into()));
+        assert_eq!(
+            r.table(),
+            "CHECK         RESULT\nNotion token  ok    bot \"B\"\ngit           FAIL  git not found on PATH\n\n\
+             1 check(s) failed: fix the lines marked FAIL and run `check` again.\n"
+        );
+        assert_eq!(r.exit_code(), 1);
     }
 }

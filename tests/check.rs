@@ -470,6 +470,33 @@ async fn rejected_gitea_token_names_git_token() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_gitea_server_says_so_without_the_token() {
+    let mut w = World::new();
+    let notes = add_database(&mut w, "Notes", 3);
+    let fake = FakeNotion::start(w).await;
+    // A port that was just free: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let mut vars = base_vars(&fake, &notes);
+    vars.extend([
+        ("GIT_BASE_URL", format!("http://127.0.0.1:{port}")),
+        ("GIT_TOKEN", fake_gitea::TOKEN.to_string()),
+        ("GIT_OWNER", fake_gitea::USER.to_string()),
+    ]);
+    let env = write_env(dir.path(), &vars);
+    let out = check(&env, None).await;
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    let server = out.get("Gitea server");
+    assert_eq!(server.status, "FAIL");
+    assert!(
+        server.detail.starts_with(&format!("cannot reach http://127.0.0.1:{port} (could not connect"))
+            && server.detail.ends_with("): check GIT_BASE_URL and that the server is up"),
+        "{server:?}"
+    );
+    assert!(!out.stdout.contains(fake_gitea::TOKEN));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn git_missing_from_path_is_reported_for_local_mode() {
     let mut w = World::new();
     let notes = add_database(&mut w, "Notes", 3);

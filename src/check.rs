@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use crate::config::{Config, Destination, GiteaSettings, LocalSettings};
 use crate::ids;
-use crate::notion::{ClientConfig, NotionClient, NotionError};
+use crate::notion::{ClientConfig, NotionClient, NotionError, RetryPolicy};
 use crate::sink::gitea::{GiteaConfig, GiteaSink};
 use crate::sink::local_git::{LocalGitConfig, LocalGitSink};
 use crate::sink::{Sink, SinkError};
@@ -102,6 +102,10 @@ async fn check_notion(cfg: &Config, report: &mut CheckReport) {
     let mut ncfg = ClientConfig::new(&cfg.notion.api_url, &cfg.notion.token);
     ncfg.version = cfg.notion.version.clone();
     ncfg.rate_per_second = cfg.notion.rate_limit;
+    // Someone is waiting at the terminal: give up on an unreachable Notion within seconds, not the
+    // ten minutes a nightly run allows for an outage to pass.
+    ncfg.timeout = Duration::from_secs(20);
+    ncfg.retry = RetryPolicy { max_attempts: 3, max_total: Duration::from_secs(30), ..RetryPolicy::default() };
     let notion = match NotionClient::new(ncfg) {
         Ok(c) => c,
         Err(e) => {
@@ -127,7 +131,7 @@ async fn check_notion(cfg: &Config, report: &mut CheckReport) {
     for db in &cfg.databases {
         let what = format!("Database {}", db.label);
         match &bot {
-            None => report.push(what, Err("not checked: the Notion token does not work".into())),
+            None => report.push(what, Err("not checked: fix the Notion token line first".into())),
             Some(bot) => report.push(what, check_database(&notion, &db.notion_id, bot).await),
         }
     }

@@ -315,7 +315,7 @@ async fn rejected_notion_token_names_notion_token_and_skips_the_databases() {
     );
     assert_eq!(
         out.get("Database My notes"),
-        &row("Database My notes", "FAIL", "not checked: the Notion token does not work")
+        &row("Database My notes", "FAIL", "not checked: fix the Notion token line first")
     );
     assert_eq!(out.verdict, failed(2));
     assert!(!out.stdout.contains("ntn_wrong_token_value_123") && !out.stderr.contains("ntn_wrong_token_value_123"));
@@ -577,4 +577,47 @@ async fn configuration_errors_exit_2_before_any_check() {
     for key in ["NOTION_TOKEN", "DB1_NOTION_ID"] {
         assert!(problems.iter().any(|p| p.trim_start().starts_with(&format!("- {key}"))), "no {key}:\n{stderr}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_in_progress_is_mentioned_and_left_alone() {
+    let mut w = World::new();
+    let notes = add_database(&mut w, "Notes", 3);
+    let fake = FakeNotion::start(w).await;
+    let dir = tempfile::tempdir().unwrap();
+    let env = write_env(dir.path(), &base_vars(&fake, &notes));
+    let held = notion_git_backup::state::RunLock::acquire(&dir.path().join("state.json")).unwrap();
+    let before = snapshot(dir.path());
+    let out = check(&env, None).await;
+    assert_eq!(out.code, Some(0), "{}", out.stdout);
+    assert_eq!(
+        out.get("State file").detail,
+        format!(
+            "{}/state.json: none yet, the first run backs up every page; a backup run is in progress right now",
+            dir.path().display()
+        )
+    );
+    assert_eq!(snapshot(dir.path()), before);
+    drop(held);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_notion_fails_the_token_line_after_a_few_attempts() {
+    let mut w = World::new();
+    let notes = add_database(&mut w, "Notes", 3);
+    let fake = FakeNotion::start(w).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let mut vars = base_vars(&fake, &notes);
+    vars[1].1 = format!("http://127.0.0.1:{port}/v1");
+    let env = write_env(dir.path(), &vars);
+    let out = check(&env, None).await;
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    let token = out.get("Notion token");
+    assert_eq!(token.status, "FAIL");
+    assert!(
+        token.detail.starts_with("Notion kept failing for the integration's bot user after 3 attempts"),
+        "{token:?}"
+    );
+    assert_eq!(out.get("Database My notes").detail, "not checked: fix the Notion token line first");
 }

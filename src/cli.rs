@@ -13,7 +13,7 @@ use crate::logging::{LogFormat, LogOptions};
     name = "notion-git-backup",
     version,
     about = "Back up Notion databases into git repositories (Gitea/Forgejo or local git) as Markdown with every image and attachment.",
-    after_help = "Exit codes: 0 all pages backed up; 1 some pages failed (the run went on; they are retried next run); 2 the run could not start (configuration, authentication, another run holds the lock).\nSettings come from the .env file and the environment; see README.md or .env.example."
+    after_help = "Exit codes: 0 all pages backed up; 1 some pages failed (the run went on; they are retried next run); 2 the run could not start (configuration, authentication, another run holds the lock).\n`check` exit codes: 0 every check passed; 1 a check failed (the table says which and how to fix it); 2 the configuration could not be read.\nSettings come from the .env file and the environment; see README.md or .env.example."
 )]
 pub struct Cli {
     /// Path of the .env file with the settings (variables already set in the environment win).
@@ -52,8 +52,10 @@ pub struct Cli {
 pub enum Command {
     /// Run the backup (the default when no command is given).
     Backup,
-    /// Verify the setup without writing anything: the token, each database (shared? how many
-    /// pages?), each destination (reachable, writable); prints a table, exits 0 only if all is well.
+    /// Verify the setup without writing anything: the Notion token, each database (shared? how
+    /// many pages?), the destination (Gitea version and token, each repository and push access; or
+    /// git and the backup folder), the state file. Prints a table with the fix for each failure.
+    /// Exit code 0: all checks passed; 1: a check failed; 2: the configuration could not be read.
     Check,
 }
 

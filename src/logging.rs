@@ -5,6 +5,14 @@
 //! line passes through [`crate::redact::scrub`] before it is written, so a registered secret can
 //! never reach the log, whatever a caller passes to `tracing`. This module decides how lines look
 //! and where they go; it must not decide what is logged.
+//!
+//! On a terminal (and not `-q`, not `--log-format json`) long runs also show a progress bar
+//! ([`progress`]); log lines are printed above it. Without a terminal (cron, a pipe, a log file)
+//! there is no bar and no control character at all.
+
+mod progress;
+
+pub use progress::{bars_wanted, progress, Progress, StderrAboveBars};
 
 use std::io::{self, IsTerminal, Write};
 
@@ -76,13 +84,17 @@ where
     tracing_subscriber::registry().with(layer.with_filter(filter(opts.verbosity, rust_log)))
 }
 
-/// Installs the process-wide subscriber on stderr. Calling it again is harmless: the first
-/// subscriber stays.
+/// Installs the process-wide subscriber on stderr, and enables progress bars when stderr is a
+/// terminal (see [`bars_wanted`]). Calling it again is harmless: the first subscriber stays.
 pub fn init(opts: &LogOptions) {
-    let ansi = opts.format == LogFormat::Text && io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let terminal = io::stderr().is_terminal();
+    let ansi = opts.format == LogFormat::Text && terminal && std::env::var_os("NO_COLOR").is_none();
+    if bars_wanted(opts, terminal, std::env::var("TERM").ok().as_deref()) {
+        progress::enable_on_stderr();
+    }
     let rust_log = std::env::var("RUST_LOG").ok();
     // Err only when a global subscriber is already set (a second call, or a test harness).
-    let _ = subscriber(opts, rust_log.as_deref(), io::stderr, ansi).try_init();
+    let _ = subscriber(opts, rust_log.as_deref(), StderrAboveBars, ansi).try_init();
 }
 
 /// Local time with its UTC offset, to the millisecond: unambiguous in a cron log.

@@ -28,7 +28,7 @@ fn main() {
     if cli.command == Some(Command::Check) {
         let report = runtime.block_on(check::check(&cfg));
         print!("{}", redact::scrub(&report.table()));
-        std::process::exit(if report.all_ok() { 0 } else { ExitStatus::PartialFailure.code() });
+        std::process::exit(report.exit_code());
     }
     let (status, report) = runtime.block_on(sync::run(cfg));
     eprint!("{}", redact::scrub(&notify::summary_text(&report)));

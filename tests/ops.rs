@@ -238,8 +238,8 @@ async fn successful_run_pings_start_then_success_and_reports_everywhere() {
     let content = d[0]["content"].as_str().unwrap();
     let lines: Vec<&str> = content.lines().collect();
     assert_eq!(lines[0], "✅ Notion backup complete");
-    assert!(lines.contains(&"**Notes**: 4 pages synced, 8 files committed"), "{content}");
-    assert!(lines.contains(&"**tasks**: 2 pages synced, 2 files committed"), "{content}");
+    assert!(lines.contains(&"**Notes**: 4 pages synced, 15 files committed"), "{content}");
+    assert!(lines.contains(&"**tasks**: 2 pages synced, 7 files committed"), "{content}");
     assert_eq!(d[0]["allowed_mentions"]["parse"], serde_json::json!([]));
 
     // The webhook gets the totals.
@@ -251,7 +251,7 @@ async fn successful_run_pings_start_then_success_and_reports_everywhere() {
         (t["databases"].as_u64(), t["pages_checked"].as_u64(), t["backed_up"].as_u64(), t["failed"].as_u64()),
         (Some(2), Some(6), Some(6), Some(0))
     );
-    assert_eq!(t["files_committed"], 10);
+    assert_eq!(t["files_committed"], 22);
     assert_eq!(t["bytes_downloaded"].as_u64(), Some(ws.png_bytes));
     assert_eq!(w[0]["databases"][0]["label"], "Notes");
     assert_eq!(w[0]["databases"][1]["repo"], "tasks");
@@ -262,13 +262,13 @@ async fn successful_run_pings_start_then_success_and_reports_everywhere() {
     assert_eq!(
         db_line(&summary, "Notes (notes)"),
         format!(
-            "Notes (notes): 4 pages checked, 4 backed up, 0 deleted, 0 moved, 0 failed, 8 files committed, {} downloaded, 0 warnings",
+            "Notes (notes): 4 pages checked, 4 backed up, 0 deleted, 0 moved, 0 failed, 15 files committed, {} downloaded, 0 warnings",
             notion_git_backup::notify::human_bytes(ws.png_bytes)
         )
     );
     assert_eq!(
         db_line(&summary, "tasks (tasks)"),
-        "tasks (tasks): 2 pages checked, 2 backed up, 0 deleted, 0 moved, 0 failed, 2 files committed, 0 B downloaded, 0 warnings"
+        "tasks (tasks): 2 pages checked, 2 backed up, 0 deleted, 0 moved, 0 failed, 7 files committed, 0 B downloaded, 0 warnings"
     );
     assert!(summary.iter().any(|l| l.starts_with("Total: 2 databases, 6 pages checked, 6 backed up,")), "{stderr}");
     // The engine's per-page progress lines are in the log (text format, info level).
@@ -308,7 +308,7 @@ async fn failing_page_exits_1_pings_fail_and_discord_names_the_page_and_why() {
     let content = d[0]["content"].as_str().unwrap();
     let lines: Vec<&str> = content.lines().collect();
     assert_eq!(lines[0], "⚠️ Notion backup finished with errors");
-    assert!(lines.contains(&"**Notes**: 3 pages synced, 6 files committed"), "{content}");
+    assert!(lines.contains(&"**Notes**: 3 pages synced, 12 files committed"), "{content}");
     let i = lines.iter().position(|l| *l == "Errors:").unwrap_or_else(|| panic!("{content}"));
     let err = lines[i + 1];
     assert!(err.starts_with("• Row 2: "), "{err}");
@@ -330,7 +330,7 @@ async fn failing_page_exits_1_pings_fail_and_discord_names_the_page_and_why() {
     let (_, summary) = split_summary(&stderr);
     assert_eq!(summary[0], "Notion backup finished with errors");
     assert!(db_line(&summary, "Notes (notes)")
-        .starts_with("Notes (notes): 4 pages checked, 3 backed up, 0 deleted, 0 moved, 1 failed, 6 files committed,"));
+        .starts_with("Notes (notes): 4 pages checked, 3 backed up, 0 deleted, 0 moved, 1 failed, 12 files committed,"));
     assert!(summary.iter().any(|l| l.starts_with("  failed: Row 2 [") && l.contains("Connections")), "{stderr}");
 
     // Shared again: the next run backs it up, exits 0, pings success, and Discord level 1 stays quiet.

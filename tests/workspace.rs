@@ -266,7 +266,7 @@ async fn workspace_discovery_backs_up_everything_else_once() {
         &handbook,
         vec![paragraph("welcome"), child_page(&chapter, "Chapter one"), child_database(&inline.database_id, "Inline")],
     );
-    let reading = add_database(&mut w, "Reading list", 2);
+    add_database(&mut w, "Reading list", 2);
     let hidden_parent = w.next_id();
     let stray = w.next_id();
     w.insert_page(page(&stray, parent_page(&hidden_parent), "Stray page", vec![]));

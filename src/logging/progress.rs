@@ -82,6 +82,13 @@ impl Progress {
         self.inner.is_some()
     }
 
+    /// The amount of work grew (child pages found on the way).
+    pub fn set_total(&self, total: u64) {
+        if let Some(b) = &self.inner {
+            b.0.set_length(total);
+        }
+    }
+
     /// One unit done; `title` (the page just finished) is shown beside the bar.
     pub fn inc(&self, title: &str) {
         if let Some(b) = &self.inner {

@@ -8,7 +8,7 @@ pub enum NotionError {
     #[error("Notion rejected the token (401 unauthorized): check NOTION_TOKEN; create or copy it at https://www.notion.so/profile/integrations")]
     Unauthorized,
     /// 404 object_not_found: the object does not exist or is not shared with the integration.
-    #[error("{what} not found or not shared with the integration ({message}): open it in Notion -> ••• menu -> Connections -> add your integration")]
+    #[error("{what} not found or not shared with the integration: open it in Notion -> ••• menu -> Connections -> add your integration (Notion said: {message})")]
     NotFound { what: String, message: String },
     /// 403 restricted_resource: a capability is missing.
     #[error("Notion refused access to {what} (403 {code}): {message}. Give the integration the needed capability (Read content / Read comments / Read user information) in its settings")]

@@ -339,7 +339,10 @@ impl Sink for LocalGitSink {
                         self.dir().display()
                     )));
                 }
-                self.ok(&["symbolic-ref", "HEAD", &format!("refs/heads/{b}")], None).await?;
+                // No commit yet: switch the unborn branch (a read-only open only plans for it).
+                if create {
+                    self.ok(&["symbolic-ref", "HEAD", &format!("refs/heads/{b}")], None).await?;
+                }
                 b.clone()
             }
             _ => current,

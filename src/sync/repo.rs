@@ -167,6 +167,7 @@ pub(crate) async fn run(
     let mut done: HashMap<String, String> = HashMap::new();
     let mut inflight = FuturesUnordered::new();
     let mut finished = 0usize;
+    let progress = crate::logging::progress(queue.len() as u64, &ctx.label);
     loop {
         while inflight.len() < cfg.page_concurrency.max(1) && !ctx.engine.interrupt.is_set() {
             let Some(mut task) = queue.pop_front() else { break };
@@ -184,6 +185,8 @@ pub(crate) async fn run(
         let known = finished + inflight.len() + queue.len();
         let shown = if task.title.trim().is_empty() { "Untitled" } else { task.title.as_str() };
         tracing::info!("[{finished}/{known}] {shown}");
+        progress.set_total(known as u64);
+        progress.inc(shown);
         match result {
             Err(reason) => fail(ctx, &task, reason, dr, saver),
             Ok(prep) => {
@@ -195,6 +198,7 @@ pub(crate) async fn run(
             break;
         }
     }
+    progress.finish();
 }
 
 fn fail(ctx: &RepoCtx<'_>, task: &Task, reason: String, dr: &mut DatabaseReport, saver: &mut StateSaver<'_>) {

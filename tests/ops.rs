@@ -271,9 +271,11 @@ async fn successful_run_pings_start_then_success_and_reports_everywhere() {
         "tasks (tasks): 2 pages checked, 2 backed up, 0 deleted, 0 moved, 0 failed, 7 files committed, 0 B downloaded, 0 warnings"
     );
     assert!(summary.iter().any(|l| l.starts_with("Total: 2 databases, 6 pages checked, 6 backed up,")), "{stderr}");
-    // The engine's per-page progress lines are in the log (text format, info level).
-    for i in 1..=4 {
-        assert!(logs.iter().any(|l| l.contains(" INFO ") && l.contains(&format!("[{i}/4] Row "))), "{stderr}");
+    // The engine's per-node progress lines are in the log (text format, info level): the
+    // database itself first, then its four rows.
+    assert!(logs.iter().any(|l| l.contains(" INFO ") && l.contains("[1/1] Notes")), "{stderr}");
+    for i in 2..=5 {
+        assert!(logs.iter().any(|l| l.contains(" INFO ") && l.contains(&format!("[{i}/5] Row "))), "{stderr}");
     }
 
     // A second run with nothing changed is still a success and pings again.

@@ -300,9 +300,10 @@ async fn notion_5xx_and_dropped_connections_lose_nothing() {
     notion_5xx_and_drops(40, fault_seed(7)).await;
 }
 
-/// Soak: more pages, several seeds. `cargo test --test reliability -- --ignored` (about a minute).
+/// Soak: 120 pages, three seeds (about 4,300 requests). `cargo test --test reliability -- --ignored`
+/// (about two minutes).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "soak variant, about a minute: cargo test --test reliability -- --ignored"]
+#[ignore = "soak variant, about two minutes: cargo test --test reliability -- --ignored"]
 async fn soak_notion_5xx_and_dropped_connections_over_seeds() {
     for seed in [1, 2, 3] {
         notion_5xx_and_drops(120, seed).await;

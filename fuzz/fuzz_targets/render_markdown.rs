@@ -4,7 +4,7 @@
 //! its subtree under `"children"` (as the block-tree fetch attaches it). Anything that does not
 //! deserialize is skipped (the API client rejects it before rendering). Checked: no panic, the
 //! output is deterministic, starts with a front matter block that parses as YAML with the page's
-//! exact title, and has exactly one level-1 heading line after it.
+//! exact title, and is followed by the `# <title>` heading.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

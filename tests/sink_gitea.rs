@@ -317,7 +317,7 @@ async fn html_answers_are_a_clear_error() {
     let mut s = GiteaSink::new(config(&fake, OWNER, REPO)).unwrap();
     let e = s.open(true).await.unwrap_err();
     let m = e.to_string();
-    assert!(m.contains("text/html") && m.contains("GIT_URL"), "{m}");
+    assert!(m.contains("text/html") && m.contains("GIT_BASE_URL"), "{m}");
     no_token(&e);
 }
 

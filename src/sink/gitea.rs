@@ -154,16 +154,16 @@ impl GiteaSink {
             }
         }
         let parsed = url::Url::parse(&base)
-            .map_err(|e| SinkError::Config(format!("GIT_URL {:?} is not a URL: {e}", display_url(&base))))?;
+            .map_err(|e| SinkError::Config(format!("GIT_BASE_URL {:?} is not a URL: {e}", display_url(&base))))?;
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(SinkError::Config(format!(
-                "GIT_URL {} must start with https:// (or http:// for a local server)",
+                "GIT_BASE_URL {} must start with https:// (or http:// for a local server)",
                 display_url(&base)
             )));
         }
         let loopback = matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]" | "::1"));
         if parsed.scheme() == "http" && !loopback {
-            tracing::warn!(url = %display_url(&base), "GIT_URL uses plain http: the token crosses the network unencrypted; use https");
+            tracing::warn!(url = %display_url(&base), "GIT_BASE_URL uses plain http: the token crosses the network unencrypted; use https");
         }
         let mut builder = reqwest::Client::builder()
             .user_agent(cfg.user_agent.clone())
@@ -306,7 +306,7 @@ impl GiteaSink {
     fn not_json(&self, resp: &Resp, what: &str) -> SinkError {
         SinkError::Remote {
             message: format!(
-                "{} answered {what} with HTTP {} and {}: check that GIT_URL is the Gitea/Forgejo address \
+                "{} answered {what} with HTTP {} and {}: check that GIT_BASE_URL is the Gitea/Forgejo address \
                  (not a login page, proxy or other site)",
                 display_url(&self.api),
                 resp.status.as_u16(),

@@ -525,7 +525,10 @@ async fn backup_repo(
                     planned.plans.push(("README.md index".into(), out.plan));
                 }
             }
-            Err(e) => dr.warnings.push(format!("README.md index not updated: {e}")),
+            Err(e) => {
+                tracing::warn!(repository = %repo_name, "README.md index not updated: {e}");
+                dr.warnings.push(format!("README.md index not updated: {e}"));
+            }
         }
     }
     if !cfg.dry_run && !engine.interrupt.is_set() {
@@ -683,6 +686,7 @@ async fn workspace_tasks(
             match sink.commit(change).await {
                 Ok(out) => dr.commits.extend(out.commits),
                 Err(e) => {
+                    tracing::warn!(page = %r.title, "removing its folder failed: {e}");
                     dr.warnings.push(format!("{}: removing its folder failed: {e}", r.title));
                     continue;
                 }

@@ -210,3 +210,19 @@ async fn version_2025_09_03_responses_are_understood() {
     let all: Vec<_> = c.search(json!({})).try_collect().await.unwrap();
     assert!(!all.is_empty());
 }
+
+/// Regression: throttled answers used to count toward the 8-attempt budget, so a short storm of
+/// 429s failed a whole database although Notion only asked to wait.
+#[tokio::test]
+async fn a_storm_longer_than_the_attempt_budget_is_waited_out() {
+    let mut w = World::new();
+    let page_id = add_page(&mut w, parent_workspace(), "Busy");
+    w.set_children(&page_id, vec![paragraph("x")]);
+    w.faults.burst_429 = 12;
+    w.faults.retry_after_secs = 0;
+    let fake = FakeNotion::start(w).await;
+    let c = client(&fake, 1000.0, 100);
+    let tree = c.fetch_tree(&page_id, TreeOptions::default()).await.unwrap();
+    assert_eq!(tree.blocks.len(), 1);
+    assert_eq!(c.rate_limited(), 12);
+}

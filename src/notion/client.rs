@@ -18,6 +18,10 @@ use super::NotionError;
 pub const DEFAULT_VERSION: &str = "2026-03-11";
 pub const DEFAULT_API_URL: &str = "https://api.notion.com/v1";
 
+/// Throttled answers (429/529) one request may receive before it gives up (the total time
+/// bound usually ends it first).
+const MAX_THROTTLED: u32 = 100;
+
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
     /// Attempts per request, the first included.
@@ -139,6 +143,7 @@ impl NotionClient {
         let policy = &self.inner.cfg.retry;
         let start = Instant::now();
         let mut attempt = 0u32;
+        let mut throttled = 0u32;
         loop {
             attempt += 1;
             self.inner.limiter.acquire().await;
@@ -149,8 +154,14 @@ impl NotionClient {
                 Err(Attempt::Fail(e)) => return Err(e),
                 Err(Attempt::Retry { reason, wait }) => (reason, wait),
             };
+            // Being told to wait (429/529 with Retry-After) is not a failure: such answers are
+            // bounded by the total time (and a generous count), not by the attempt budget.
+            if wait.is_some() && (reason.starts_with("HTTP 429") || reason.starts_with("HTTP 529")) {
+                throttled += 1;
+                attempt -= 1;
+            }
             let elapsed = start.elapsed();
-            if attempt >= policy.max_attempts || elapsed >= policy.max_total {
+            if attempt >= policy.max_attempts || throttled >= MAX_THROTTLED || elapsed >= policy.max_total {
                 return Err(NotionError::Exhausted {
                     what: what.to_string(),
                     attempts: attempt,

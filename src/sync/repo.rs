@@ -335,7 +335,10 @@ async fn commit(
     };
     let changed = !out.plan.is_empty();
     dr.bytes_downloaded += prep.bytes_downloaded;
-    dr.warnings.extend(prep.warnings.iter().map(|w| format!("{shown}: {w}")));
+    for w in &prep.warnings {
+        tracing::warn!(page = %shown, "{w}");
+        dr.warnings.push(format!("{shown}: {w}"));
+    }
     dr.commits.extend(out.commits.iter().cloned());
     if changed {
         dr.files_committed += out.plan.added.len() + out.plan.changed.len();

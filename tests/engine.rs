@@ -283,3 +283,23 @@ async fn python_state_is_upgraded_and_verified_once() {
     assert_eq!(pages(&state), 5);
     assert!(state.pages.values().all(|r| r.folder.is_some() && r.repo == "notes"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn comments_are_backed_up_when_asked_for() {
+    let ws = workspace().await;
+    let row = ws.db.rows[1].clone();
+    ws.fake.with_world(|w| {
+        let c = comment(&row, "Looks <good> to me", "b07b07b0-7b07-4b07-8b07-b07b07b07b07");
+        w.add_comment(&row, c);
+    });
+    let (status, report) = run(config(&ws, &[("BACKUP_COMMENTS", "1".into())])).await;
+    assert_eq!(status, ExitStatus::Success, "{report:?}");
+    let f = files(&repo(&ws));
+    let md = String::from_utf8(f["row-1/index.md"].clone()).unwrap();
+    let tail = &md[md.find("## Comments").expect("a Comments section")..];
+    assert!(tail.contains("Looks &lt;good&gt; to me"), "{tail}");
+    let pj: serde_json::Value = serde_json::from_slice(&f["row-1/page.json"]).unwrap();
+    assert_eq!(pj["comments"][0]["rich_text"][0]["plain_text"], "Looks <good> to me");
+    // Pages without comments get no section, and without BACKUP_COMMENTS nothing is asked.
+    assert!(!String::from_utf8_lossy(&f["row-0/index.md"]).contains("## Comments"));
+}

@@ -172,6 +172,23 @@ pub fn blob_ids(writes: &[Prepared]) -> BTreeMap<String, String> {
     writes.iter().map(|w| (w.path.clone(), w.blob.clone())).collect()
 }
 
+/// A change set worked out against a tree: what every sink's `commit` starts with.
+pub struct Staged {
+    pub writes: Vec<Prepared>,
+    pub ops: Vec<Op>,
+    pub plan: Plan,
+    pub blob_ids: BTreeMap<String, String>,
+}
+
+/// Validate and hash `change`, and diff it against `tree`.
+pub async fn stage(tree: &Tree, change: &ChangeSet) -> Result<Staged, SinkError> {
+    let writes = prepare(change).await?;
+    let ops = diff(tree, &writes, change);
+    let plan = plan_of(&ops, &writes);
+    let blob_ids = blob_ids(&writes);
+    Ok(Staged { writes, ops, plan, blob_ids })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -357,18 +357,14 @@ impl Sink for LocalGitSink {
     }
 
     async fn plan(&self, change: &ChangeSet) -> Result<Plan, SinkError> {
-        let writes = diff::prepare(change).await?;
-        Ok(diff::plan_of(&diff::diff(&self.tree, &writes, change), &writes))
+        Ok(diff::stage(&self.tree, change).await?.plan)
     }
 
     async fn commit(&mut self, change: ChangeSet) -> Result<CommitOutcome, SinkError> {
         if !self.opened {
             return Err(SinkError::Config(format!("{}: commit before open", self.describe())));
         }
-        let writes = diff::prepare(&change).await?;
-        let ops = diff::diff(&self.tree, &writes, &change);
-        let plan = diff::plan_of(&ops, &writes);
-        let blob_ids = diff::blob_ids(&writes);
+        let diff::Staged { writes, ops, plan, blob_ids } = diff::stage(&self.tree, &change).await?;
         if ops.is_empty() {
             return Ok(CommitOutcome { plan, commits: vec![], blob_ids });
         }

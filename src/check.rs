@@ -16,8 +16,8 @@ use std::time::Duration;
 use crate::config::{Config, Destination, GiteaSettings, LocalSettings};
 use crate::ids;
 use crate::notion::{ClientConfig, NotionClient, NotionError, RetryPolicy};
-use crate::sink::gitea::{GiteaConfig, GiteaSink};
-use crate::sink::local_git::{LocalGitConfig, LocalGitSink};
+use crate::sink::gitea::GiteaSink;
+use crate::sink::local_git::LocalGitSink;
 use crate::sink::{Sink, SinkError};
 use crate::state::{self, State};
 
@@ -283,20 +283,7 @@ fn unreachable_hint(detail: &str) -> &'static str {
 }
 
 async fn gitea_repo(cfg: &Config, g: &GiteaSettings, repo: &str) -> Result<String, String> {
-    let mut sink = GiteaSink::new(GiteaConfig {
-        base_url: g.base_url.clone(),
-        token: g.token.clone(),
-        owner: g.owner.clone(),
-        repo: repo.to_string(),
-        branch: g.branch.clone(),
-        create_repos: g.create_repos,
-        ca_file: g.ca_file.clone(),
-        max_request_bytes: g.max_request_bytes,
-        author_name: cfg.author_name.clone(),
-        author_email: cfg.author_email.clone(),
-        user_agent: crate::user_agent(),
-    })
-    .map_err(|e| e.to_string())?;
+    let mut sink = GiteaSink::new(crate::sync::sinks::gitea_config(cfg, g, repo)).map_err(|e| e.to_string())?;
     let name = format!("{}/{repo}", g.owner);
     // `open(false)` never creates: a missing repository is reported, not made.
     match sink.open(false).await {
@@ -373,14 +360,7 @@ async fn git_version() -> Result<String, String> {
 async fn local_repo(cfg: &Config, l: &LocalSettings, repo: &str) -> Result<String, String> {
     let dir = l.backup_dir.join(repo);
     let shown = dir.display();
-    let mut sink = LocalGitSink::new(LocalGitConfig {
-        repo_dir: dir.clone(),
-        push: l.push,
-        author_name: cfg.author_name.clone(),
-        author_email: cfg.author_email.clone(),
-        branch: l.branch.clone(),
-        git_program: None,
-    });
+    let mut sink = LocalGitSink::new(crate::sync::sinks::local_config(cfg, l, repo));
     let push = if l.push { "; GIT_PUSH=1: pushed to its configured remote after each run" } else { "" };
     match sink.open(false).await {
         Ok(()) => {

@@ -6,7 +6,10 @@
 //! Children live in sub-folders and are committed on their own.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::RwLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, RwLock};
+
+use tokio::sync::Notify;
 
 use futures::stream::{FuturesUnordered, StreamExt};
 
@@ -154,6 +157,11 @@ async fn prepare(ctx: &RepoCtx<'_>, task: &mut Task) -> Result<Prepared, String>
 }
 
 /// Back up every scheduled node and whatever they lead to.
+///
+/// Two loops run side by side: one prepares nodes (Notion reads, downloads, rendering) with
+/// bounded concurrency, the other commits them one at a time and schedules the children they
+/// found. Preparing goes on while a commit is in flight, so the Notion rate limit, not the
+/// destination, bounds the speed.
 pub(crate) async fn run(
     ctx: &RepoCtx<'_>,
     sink: &mut dyn Sink,
@@ -163,41 +171,83 @@ pub(crate) async fn run(
     planned: &mut Planned,
 ) {
     let cfg = ctx.engine.cfg;
-    let mut queue: VecDeque<Task> = initial.into();
-    let mut done: HashMap<String, String> = HashMap::new();
-    let mut inflight = FuturesUnordered::new();
-    let mut finished = 0usize;
-    let progress = crate::logging::progress(queue.len() as u64, &ctx.label);
-    loop {
-        while inflight.len() < cfg.page_concurrency.max(1) && !ctx.engine.interrupt.is_set() {
-            let Some(mut task) = queue.pop_front() else { break };
-            if done.get(&task.id) == Some(&task.folder) {
+    let interrupt = ctx.engine.interrupt;
+    // Nodes scheduled and not yet committed (queued, being prepared, or waiting to commit).
+    let outstanding = AtomicUsize::new(initial.len());
+    let queue: Mutex<VecDeque<Task>> = Mutex::new(initial.into());
+    let wake = Notify::new();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(Task, Result<Prepared, String>)>();
+    let progress = crate::logging::progress(outstanding.load(Ordering::SeqCst) as u64, &ctx.label);
+
+    let producer = async {
+        let mut done: HashMap<String, String> = HashMap::new();
+        let mut inflight = FuturesUnordered::new();
+        loop {
+            if interrupt.is_set() {
+                break;
+            }
+            while inflight.len() < cfg.page_concurrency.max(1) {
+                let Some(mut task) = queue.lock().expect("queue lock").pop_front() else { break };
+                if done.get(&task.id) == Some(&task.folder) {
+                    outstanding.fetch_sub(1, Ordering::SeqCst);
+                    continue;
+                }
+                done.insert(task.id.clone(), task.folder.clone());
+                inflight.push(async move {
+                    let r = prepare(ctx, &mut task).await;
+                    (task, r)
+                });
+            }
+            if inflight.is_empty() {
+                if outstanding.load(Ordering::SeqCst) == 0 {
+                    break;
+                }
+                // The committer still works on something that may schedule children.
+                wake.notified().await;
                 continue;
             }
-            done.insert(task.id.clone(), task.folder.clone());
-            inflight.push(async move {
-                let r = prepare(ctx, &mut task).await;
-                (task, r)
-            });
-        }
-        let Some((task, result)) = inflight.next().await else { break };
-        finished += 1;
-        let known = finished + inflight.len() + queue.len();
-        let shown = if task.title.trim().is_empty() { "Untitled" } else { task.title.as_str() };
-        tracing::info!("[{finished}/{known}] {shown}");
-        progress.set_total(known as u64);
-        progress.inc(shown);
-        match result {
-            Err(reason) => fail(ctx, &task, reason, dr, saver),
-            Ok(prep) => {
-                let children = commit(ctx, sink, &task, prep, dr, saver, planned).await;
-                queue.extend(children);
+            tokio::select! {
+                next = inflight.next() => {
+                    if let Some(item) = next {
+                        if tx.send(item).is_err() {
+                            break;
+                        }
+                    }
+                }
+                _ = wake.notified() => {}
             }
         }
-        if ctx.engine.interrupt.is_set() {
-            break;
+        drop(tx);
+    };
+
+    let committer = async {
+        let mut finished = 0usize;
+        while let Some((task, result)) = rx.recv().await {
+            finished += 1;
+            let known = finished + outstanding.load(Ordering::SeqCst).saturating_sub(1);
+            let shown = if task.title.trim().is_empty() { "Untitled" } else { task.title.as_str() };
+            tracing::info!("[{finished}/{known}] {shown}");
+            progress.set_total(known as u64);
+            progress.inc(shown);
+            match result {
+                Err(reason) => fail(ctx, &task, reason, dr, saver),
+                Ok(prep) => {
+                    let children = commit(ctx, sink, &task, prep, dr, saver, planned).await;
+                    outstanding.fetch_add(children.len(), Ordering::SeqCst);
+                    queue.lock().expect("queue lock").extend(children);
+                }
+            }
+            outstanding.fetch_sub(1, Ordering::SeqCst);
+            wake.notify_one();
+            if interrupt.is_set() {
+                break;
+            }
         }
-    }
+        // Stop the producer too (a signal, or nothing left).
+        rx.close();
+        wake.notify_one();
+    };
+    futures::join!(producer, committer);
     progress.finish();
 }
 

@@ -10,7 +10,9 @@
 //!
 //! Run: `cargo bench --bench backup -- --sizes 50,500,5000 --scale 20`
 //! (or `BENCH_SIZES=50,500 BENCH_SCALE=20 cargo bench --bench backup`). Other options:
-//! `--latency-ms 150`, `--burst 5`, `--gitea`, `--page-concurrency N`, `--seed N`.
+//! `--latency-ms 150`, `--burst 5`, `--gitea`, `--page-concurrency N`, `--seed N`,
+//! `--child-env KEY=VALUE` (repeatable; extra environment for the tool), `--wrap 'heaptrack -o /tmp/h'`
+//! (run the tool under a profiler; RSS and CPU figures then include the wrapper).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -42,6 +44,10 @@ struct Args {
     gitea: bool,
     page_concurrency: Option<usize>,
     seed: u64,
+    /// Extra `KEY=VALUE` environment of the tool (e.g. `MALLOC_ARENA_MAX=2`).
+    child_env: Vec<(String, String)>,
+    /// Command (split on spaces) the tool is run under, e.g. `heaptrack -o /tmp/ngb`.
+    wrap: Vec<String>,
 }
 
 fn parse_args() -> Args {
@@ -53,6 +59,8 @@ fn parse_args() -> Args {
         gitea: false,
         page_concurrency: None,
         seed: 7,
+        child_env: Vec::new(),
+        wrap: Vec::new(),
     };
     fn list<T: std::str::FromStr>(s: &str, what: &str) -> Vec<T> {
         let parse = |x: &str| x.trim().parse().unwrap_or_else(|_| panic!("{what}: comma-separated numbers"));
@@ -77,6 +85,12 @@ fn parse_args() -> Args {
             "--page-concurrency" => a.page_concurrency = Some(val("--page-concurrency").parse().expect("a number")),
             "--seed" => a.seed = val("--seed").parse().expect("--seed: a number"),
             "--gitea" => a.gitea = true,
+            "--wrap" => a.wrap = val("--wrap").split_whitespace().map(str::to_string).collect(),
+            "--child-env" => {
+                let kv = val("--child-env");
+                let (k, v) = kv.split_once('=').expect("--child-env KEY=VALUE");
+                a.child_env.push((k.to_string(), v.to_string()));
+            }
             // `cargo bench` passes `--bench`; filters are not used.
             _ => {}
         }
@@ -230,7 +244,7 @@ impl Bench<'_> {
             std::thread::sleep(Duration::from_secs_f64(args.burst as f64 / rate + 0.05));
             fake.reset_stats();
             let before = commits();
-            let m = measure::run_tool(&self.program, &env_file, dir.path());
+            let m = measure::run_tool(&args.wrap, &self.program, &env_file, dir.path(), &args.child_env);
             let stats: Stats = fake.stats();
             let (client_requests, downloaded) = parse_summary(&m.stderr);
             if m.exit_code != Some(0) {

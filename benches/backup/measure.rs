@@ -55,20 +55,35 @@ pub fn self_peak_rss_kb() -> u64 {
     vm_hwm_kb(std::process::id()).unwrap_or(0)
 }
 
-/// Run `program --env <env_file> -q` with a clean environment (PATH, and HOME set to `home` so
-/// the user's git config stays out) and measure it.
-pub fn run_tool(program: &Path, env_file: &Path, home: &Path) -> Measured {
+/// Run `program --env <env_file> -q` with a clean environment (PATH, HOME set to `home` so the
+/// user's git config stays out, and `extra_env`) and measure it.
+pub fn run_tool(
+    wrap: &[String],
+    program: &Path,
+    env_file: &Path,
+    home: &Path,
+    extra_env: &[(String, String)],
+) -> Measured {
     let log = home.join("stderr.log");
     let err = std::fs::File::create(&log).expect("create the stderr log");
     let cpu_before = children_cpu();
     let started = Instant::now();
-    let mut child = Command::new(program)
+    let mut cmd = match wrap.split_first() {
+        Some((first, rest)) => {
+            let mut c = Command::new(first);
+            c.args(rest).arg(program);
+            c
+        }
+        None => Command::new(program),
+    };
+    let mut child = cmd
         .arg("--env")
         .arg(env_file)
         .arg("-q")
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", home)
+        .envs(extra_env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(err)

@@ -1,0 +1,474 @@
+//! End-to-end performance of a backup: a generated workspace (about 50, 500 and 5,000 pages of
+//! realistic notes) served by the in-process fake Notion server with Notion's rate limit
+//! (3 requests/s, small burst) and a realistic latency (150 ms), backed up by the real
+//! `notion-git-backup` binary (release build, run as a child process) into a local git
+//! repository, or the fake Gitea with `--gitea`. Time is compressed by a scale factor: at scale
+//! 20 the fake allows 60 requests/s with 7.5 ms latency and the tool is configured with
+//! `NOTION_RATE_LIMIT=60`; wall times are printed both as measured and converted back to real
+//! time (x scale). Three runs per size: full backup, no-change run, 1%-of-pages-edited run.
+//! It prints a table and PASS/FAIL for each target. Not run by CI; no assertions.
+//!
+//! Run: `cargo bench --bench backup -- --sizes 50,500,5000 --scale 20`
+//! (or `BENCH_SIZES=50,500 BENCH_SCALE=20 cargo bench --bench backup`). Other options:
+//! `--latency-ms 150`, `--burst 5`, `--gitea`, `--page-concurrency N`, `--seed N`,
+//! `--child-env KEY=VALUE` (repeatable; extra environment for the tool), `--wrap 'heaptrack -o /tmp/h'`
+//! (run the tool under a profiler; RSS and CPU figures then include the wrapper).
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+#[path = "backup/measure.rs"]
+mod measure;
+#[path = "backup/workspace.rs"]
+mod workspace;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::fake_gitea::{self, FakeGitea};
+use common::fake_notion::{FakeNotion, RateLimit, Stats, World, DEFAULT_TOKEN};
+
+/// Notion's documented average rate.
+const NOTION_RATE: f64 = 3.0;
+/// Peak RSS target at 5,000 pages.
+const RSS_LIMIT_MB: f64 = 64.0;
+/// "CPU a small fraction of wall time": at most this share of one core, in real time.
+const CPU_SHARE_LIMIT: f64 = 0.10;
+
+struct Args {
+    sizes: Vec<usize>,
+    /// One scale per size (a single value applies to every size).
+    scales: Vec<f64>,
+    latency_ms: f64,
+    burst: u32,
+    gitea: bool,
+    page_concurrency: Option<usize>,
+    seed: u64,
+    /// Extra `KEY=VALUE` environment of the tool (e.g. `MALLOC_ARENA_MAX=2`).
+    child_env: Vec<(String, String)>,
+    /// Command (split on spaces) the tool is run under, e.g. `heaptrack -o /tmp/ngb`.
+    wrap: Vec<String>,
+}
+
+fn parse_args() -> Args {
+    let mut a = Args {
+        sizes: vec![50, 500, 5000],
+        scales: vec![1.0, 10.0, 25.0],
+        latency_ms: 150.0,
+        burst: 5,
+        gitea: false,
+        page_concurrency: None,
+        seed: 7,
+        child_env: Vec::new(),
+        wrap: Vec::new(),
+    };
+    fn list<T: std::str::FromStr>(s: &str, what: &str) -> Vec<T> {
+        let parse = |x: &str| x.trim().parse().unwrap_or_else(|_| panic!("{what}: comma-separated numbers"));
+        s.split(',').filter(|x| !x.trim().is_empty()).map(parse).collect()
+    }
+    let sizes = |s: &str| list::<usize>(s, "--sizes");
+    let scales = |s: &str| list::<f64>(s, "--scale");
+    if let Ok(s) = std::env::var("BENCH_SIZES") {
+        a.sizes = sizes(&s);
+    }
+    if let Ok(s) = std::env::var("BENCH_SCALE") {
+        a.scales = scales(&s);
+    }
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut val = |name: &str| it.next().unwrap_or_else(|| panic!("{name} needs a value"));
+        match arg.as_str() {
+            "--sizes" => a.sizes = sizes(&val("--sizes")),
+            "--scale" => a.scales = scales(&val("--scale")),
+            "--latency-ms" => a.latency_ms = val("--latency-ms").parse().expect("--latency-ms: a number"),
+            "--burst" => a.burst = val("--burst").parse().expect("--burst: a number"),
+            "--page-concurrency" => a.page_concurrency = Some(val("--page-concurrency").parse().expect("a number")),
+            "--seed" => a.seed = val("--seed").parse().expect("--seed: a number"),
+            "--gitea" => a.gitea = true,
+            "--wrap" => a.wrap = val("--wrap").split_whitespace().map(str::to_string).collect(),
+            "--child-env" => {
+                let kv = val("--child-env");
+                let (k, v) = kv.split_once('=').expect("--child-env KEY=VALUE");
+                a.child_env.push((k.to_string(), v.to_string()));
+            }
+            // `cargo bench` passes `--bench`; filters are not used.
+            _ => {}
+        }
+    }
+    assert!(
+        a.scales.len() == 1 || a.scales.len() == a.sizes.len(),
+        "--scale: one value, or one per size ({} sizes)",
+        a.sizes.len()
+    );
+    assert!(a.scales.iter().all(|s| *s > 0.0 && *s <= 300.0), "--scale must be in (0, 300]");
+    a
+}
+
+impl Args {
+    fn scale(&self, i: usize) -> f64 {
+        self.scales.get(i).or(self.scales.first()).copied().unwrap_or(1.0)
+    }
+}
+
+/// One measured run of the tool.
+struct Row {
+    size: usize,
+    scale: f64,
+    run: &'static str,
+    exit_code: Option<i32>,
+    wall: Duration,
+    /// Requests that reached the fake (429s included) and the tool's own count.
+    requests: usize,
+    client_requests: Option<u64>,
+    min_requests: usize,
+    rate_limited: usize,
+    commits: usize,
+    downloaded: String,
+    files_downloaded: usize,
+    peak_rss_kb: u64,
+    cpu_tool: f64,
+    cpu_total: f64,
+    /// Spawn -> first Notion request, first -> last request, last request -> exit.
+    startup: Duration,
+    span: Duration,
+    tail: Duration,
+    /// Time within the span when the tool left request slots unused: the sum over gaps between
+    /// consecutive arrivals of whatever exceeds one slot (1 / rate).
+    idle: Duration,
+}
+
+impl Row {
+    fn rate(&self) -> f64 {
+        NOTION_RATE * self.scale
+    }
+    /// Requests answered (not 429) per available request slot over the whole run.
+    fn utilisation(&self) -> f64 {
+        (self.requests - self.rate_limited) as f64 / (self.rate() * self.wall.as_secs_f64())
+    }
+    fn real_wall(&self) -> f64 {
+        self.wall.as_secs_f64() * self.scale
+    }
+}
+
+/// `Notion API: N requests, M rate-limited` and `..., X downloaded, ...` of the summary.
+fn parse_summary(stderr: &str) -> (Option<u64>, String) {
+    let requests = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("Notion API: "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok());
+    let downloaded = stderr
+        .lines()
+        .find(|l| l.starts_with("Total: "))
+        .and_then(|l| l.split(", ").find(|p| p.ends_with(" downloaded")))
+        .map(|p| p.trim_end_matches(" downloaded").to_string())
+        .unwrap_or_else(|| "?".into());
+    (requests, downloaded)
+}
+
+fn git_commits(repo: &Path) -> usize {
+    let out = std::process::Command::new("git").arg("-C").arg(repo).args(["rev-list", "--count", "HEAD"]).output();
+    out.ok().and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok()).unwrap_or(0)
+}
+
+struct Bench<'a> {
+    args: &'a Args,
+    rt: &'a tokio::runtime::Runtime,
+    program: PathBuf,
+}
+
+struct Target {
+    name: String,
+    pass: bool,
+    detail: String,
+}
+
+impl Bench<'_> {
+    fn size(&self, size: usize, scale: f64, rows: &mut Vec<Row>, targets: &mut Vec<Target>) {
+        let args = self.args;
+        let rate = NOTION_RATE * scale;
+        let t0 = Instant::now();
+        let mut world = World::new();
+        world.seed = args.seed;
+        let ws = workspace::build(&mut world, size, args.seed);
+        let min_full = workspace::min_requests_full(&world, &ws);
+        world.faults.rate_limit = Some(RateLimit { per_second: rate, burst: args.burst });
+        world.faults.latency = Duration::from_secs_f64(args.latency_ms / 1000.0 / scale);
+        // Signed file URLs keep Notion's 1 h lifetime: the tool renews a URL 30 s (unscaled)
+        // before it expires, so a scaled lifetime would add renewals that real runs never make.
+        println!(
+            "\n== {size} pages at scale {scale} ({rate} req/s, burst {}, {:.1} ms latency): {} blocks, {} images, {} PDFs, {:.1} MiB of media; minimum {min_full} Notion requests \
+             (generated in {:.1}s)",
+            args.burst,
+            args.latency_ms / scale,
+            ws.blocks,
+            ws.images,
+            ws.pdfs,
+            ws.media_bytes as f64 / 1048576.0,
+            t0.elapsed().as_secs_f64()
+        );
+        let fake = self.rt.block_on(FakeNotion::start(world));
+        let gitea = args.gitea.then(|| {
+            let g = self.rt.block_on(FakeGitea::start());
+            g.add_repo(fake_gitea::USER, "notes");
+            g
+        });
+        let dir = tempfile::Builder::new().prefix("ngb-bench-").tempdir().expect("temp dir");
+        let env_file = dir.path().join(".env");
+        let mut env = String::new();
+        let _ = writeln!(env, "NOTION_TOKEN={DEFAULT_TOKEN}");
+        let _ = writeln!(env, "NOTION_API_URL={}", fake.base_url());
+        let _ = writeln!(env, "NOTION_RATE_LIMIT={rate}");
+        let _ = writeln!(env, "DB1_NOTION_ID={}", ws.database_id);
+        let _ = writeln!(env, "DB1_GIT_REPO=notes");
+        let _ = writeln!(env, "BACKUP_DIR=backup");
+        let _ = writeln!(env, "STATE_FILE=state.json");
+        if let Some(n) = args.page_concurrency {
+            let _ = writeln!(env, "PAGE_CONCURRENCY={n}");
+        }
+        if let Some(g) = &gitea {
+            let _ = writeln!(env, "GIT_BASE_URL={}", g.base_url);
+            let _ = writeln!(env, "GIT_TOKEN={}", fake_gitea::TOKEN);
+            let _ = writeln!(env, "GIT_OWNER={}", fake_gitea::USER);
+        }
+        std::fs::write(&env_file, env).expect("write .env");
+        let repo = dir.path().join("backup/notes");
+        let commits = || match &gitea {
+            Some(g) => g.commit_count(fake_gitea::USER, "notes", "main"),
+            None => git_commits(&repo),
+        };
+
+        let run = |label: &'static str, min_requests: usize| -> Row {
+            // Let the fake's bucket refill, as between two cron runs: a new process starts with
+            // a full burst.
+            std::thread::sleep(Duration::from_secs_f64(args.burst as f64 / rate + 0.05));
+            fake.reset_stats();
+            let before = commits();
+            let m = measure::run_tool(&args.wrap, &self.program, &env_file, dir.path(), &args.child_env);
+            let stats: Stats = fake.stats();
+            let (client_requests, downloaded) = parse_summary(&m.stderr);
+            if m.exit_code != Some(0) {
+                println!("   ! {label}: exit code {:?}; stderr:\n{}", m.exit_code, tail_lines(&m.stderr, 20));
+            }
+            let mut ts = stats.timestamps.clone();
+            ts.sort();
+            let (startup, span, tail) = match (ts.first(), ts.last()) {
+                (Some(f), Some(l)) => (
+                    f.duration_since(m.started),
+                    l.duration_since(*f),
+                    (m.started + m.wall).saturating_duration_since(*l),
+                ),
+                _ => (m.wall, Duration::ZERO, Duration::ZERO),
+            };
+            let slot = Duration::from_secs_f64(1.0 / rate);
+            let idle = ts.windows(2).map(|w| w[1].duration_since(w[0]).saturating_sub(slot)).sum();
+            let row = Row {
+                size,
+                scale,
+                run: label,
+                exit_code: m.exit_code,
+                wall: m.wall,
+                requests: stats.requests,
+                client_requests,
+                min_requests,
+                rate_limited: stats.rate_limited,
+                commits: commits() - before,
+                downloaded,
+                files_downloaded: stats.file_downloads,
+                peak_rss_kb: m.peak_rss_kb,
+                cpu_tool: m.cpu_tool,
+                cpu_total: m.cpu_total,
+                startup,
+                span,
+                tail,
+                idle,
+            };
+            println!(
+                "   {label:<9} wall {:>7.1}s (real {:>8.0}s)  requests {:>6} (min {min_requests}, tool {})  429s {}  \
+                 util {:>5.1}%  commits {}  files {} ({})  RSS {:.1} MB  CPU {:.1}s (+git {:.1}s)  \
+                 [startup {:.2}s, requests {:.1}s (idle {:.2}s), tail {:.2}s]  by kind {:?}",
+                row.wall.as_secs_f64(),
+                row.real_wall(),
+                row.requests,
+                client_requests.map(|n| n.to_string()).unwrap_or("?".into()),
+                row.rate_limited,
+                100.0 * row.utilisation(),
+                row.commits,
+                row.files_downloaded,
+                row.downloaded,
+                row.peak_rss_kb as f64 / 1024.0,
+                row.cpu_tool,
+                row.cpu_total - row.cpu_tool,
+                row.startup.as_secs_f64(),
+                row.span.as_secs_f64(),
+                row.idle.as_secs_f64(),
+                row.tail.as_secs_f64(),
+                stats.by_kind,
+            );
+            row
+        };
+
+        let full = run("full", min_full);
+        let listing = workspace::listing_requests(size);
+        let none = run("no-change", listing);
+        let n_edit = size.div_ceil(100).max(1);
+        let edited = fake.with_world(|w| workspace::edit_pages(w, &ws, n_edit, 1));
+        let min_edit =
+            listing + fake.with_world(|w| edited.iter().map(|p| workspace::tree_requests(w, p, true)).sum::<usize>());
+        let one = run("1%", min_edit);
+
+        let util = full.utilisation();
+        targets.push(Target {
+            name: format!("{size}: full backup uses >= 90% of the rate budget"),
+            pass: util >= 0.90,
+            detail: format!(
+                "{:.1}% ({} answered in {:.1}s at {rate}/s)",
+                100.0 * util,
+                full.requests - full.rate_limited,
+                full.wall.as_secs_f64()
+            ),
+        });
+        let allowed = (full.min_requests as f64 * 1.02).floor() as usize;
+        targets.push(Target {
+            name: format!("{size}: full backup makes <= needed + 2% requests"),
+            pass: full.requests <= allowed,
+            detail: format!(
+                "{} made ({} counted by the tool), {} needed, {} allowed",
+                full.requests,
+                full.client_requests.map(|n| n.to_string()).unwrap_or("?".into()),
+                full.min_requests,
+                allowed
+            ),
+        });
+        for r in [&full, &none, &one] {
+            let share = r.rate_limited as f64 / r.requests.max(1) as f64;
+            targets.push(Target {
+                name: format!("{size}: {} run gets < 1% 429s", r.run),
+                pass: share < 0.01,
+                detail: format!("{} of {} ({:.2}%)", r.rate_limited, r.requests, 100.0 * share),
+            });
+        }
+        targets.push(Target {
+            name: format!("{size}: no-change run makes <= ceil(pages/100)+2 requests and no commit"),
+            pass: none.requests <= listing && none.commits == 0 && none.files_downloaded == 0,
+            detail: format!(
+                "{} requests (limit {listing}), {} commits, {} downloads",
+                none.requests, none.commits, none.files_downloaded
+            ),
+        });
+        targets.push(Target {
+            name: format!("{size}: 1% run makes one commit per changed page + the index"),
+            pass: one.commits == n_edit + 1,
+            detail: format!("{} commits for {n_edit} edited pages (expected {})", one.commits, n_edit + 1),
+        });
+        if size >= 5000 {
+            let mb = rows_peak(&[&full, &none, &one]);
+            targets.push(Target {
+                name: format!("{size}: peak RSS under {RSS_LIMIT_MB} MB"),
+                pass: mb < RSS_LIMIT_MB,
+                detail: format!("{mb:.1} MB"),
+            });
+        }
+        let real_wall = full.real_wall();
+        let share = full.cpu_total / real_wall;
+        targets.push(Target {
+            name: format!("{size}: full backup CPU <= {:.0}% of real-time wall", CPU_SHARE_LIMIT * 100.0),
+            pass: share <= CPU_SHARE_LIMIT,
+            detail: format!(
+                "{:.1}s CPU (tool {:.1}s + git {:.1}s) over {real_wall:.0}s real = {:.2}% ({:.1}% of the scaled wall)",
+                full.cpu_total,
+                full.cpu_tool,
+                full.cpu_total - full.cpu_tool,
+                100.0 * share,
+                100.0 * full.cpu_total / full.wall.as_secs_f64()
+            ),
+        });
+        for r in [&full, &none, &one] {
+            if r.exit_code != Some(0) {
+                targets.push(Target {
+                    name: format!("{size}: {} run exits 0", r.run),
+                    pass: false,
+                    detail: format!("exit code {:?}", r.exit_code),
+                });
+            }
+        }
+        rows.extend([full, none, one]);
+    }
+}
+
+fn rows_peak(rows: &[&Row]) -> f64 {
+    rows.iter().map(|r| r.peak_rss_kb).max().unwrap_or(0) as f64 / 1024.0
+}
+
+fn tail_lines(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+fn main() {
+    let args = parse_args();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let bench = Bench { args: &args, rt: &rt, program: PathBuf::from(env!("CARGO_BIN_EXE_notion-git-backup")) };
+    println!(
+        "notion-git-backup backup benchmark: sizes {:?}, scales {:?}: the fake allows {NOTION_RATE} x scale req/s \
+         (burst {}) with {} ms / scale latency, the tool runs with NOTION_RATE_LIMIT = {NOTION_RATE} x scale; sink: {}",
+        args.sizes,
+        args.scales,
+        args.burst,
+        args.latency_ms,
+        if args.gitea { "fake Gitea" } else { "local git" }
+    );
+    let started = Instant::now();
+    let mut rows = Vec::new();
+    let mut targets = Vec::new();
+    for (i, &size) in args.sizes.iter().enumerate() {
+        bench.size(size, args.scale(i), &mut rows, &mut targets);
+    }
+
+    println!("\nWall (real) = measured wall x scale.\n");
+    println!(
+        "| Pages | Run | Scale | Wall (measured) | Wall (real) | Notion requests | Minimum | 429s | Rate use | Commits | \
+         Downloaded | Peak RSS | CPU tool + git |"
+    );
+    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for r in &rows {
+        println!(
+            "| {} | {} | {} | {:.1} s | {} | {} | {} | {} | {:.0}% | {} | {} | {:.1} MB | {:.1} + {:.1} s |",
+            r.size,
+            r.run,
+            r.scale,
+            r.wall.as_secs_f64(),
+            human(r.real_wall()),
+            r.requests,
+            r.min_requests,
+            r.rate_limited,
+            100.0 * r.utilisation(),
+            r.commits,
+            r.downloaded,
+            r.peak_rss_kb as f64 / 1024.0,
+            r.cpu_tool,
+            r.cpu_total - r.cpu_tool,
+        );
+    }
+    println!("\nTargets:");
+    for t in &targets {
+        println!("  {} {}: {}", if t.pass { "PASS" } else { "FAIL" }, t.name, t.detail);
+    }
+    println!(
+        "\n{} of {} targets passed; bench took {:.0}s; the bench process (fake servers) peaked at {:.0} MB",
+        targets.iter().filter(|t| t.pass).count(),
+        targets.len(),
+        started.elapsed().as_secs_f64(),
+        measure::self_peak_rss_kb() as f64 / 1024.0
+    );
+}
+
+fn human(secs: f64) -> String {
+    if secs < 120.0 {
+        format!("{secs:.0} s")
+    } else if secs < 7200.0 {
+        format!("{:.1} min", secs / 60.0)
+    } else {
+        format!("{:.2} h", secs / 3600.0)
+    }
+}

@@ -80,21 +80,17 @@ pub(crate) async fn prepare(
         let rfolder = folders[rid].clone();
         ctx.set_link(rid, format!("{rfolder}/index.md"));
         engine.set_title(rid, rtitle);
-        let needs = plan::needs_backup(
-            ctx.record(rid).as_ref(),
-            &ctx.repo,
-            &p.last_edited_time,
-            &rfolder,
-            engine.cfg.full_sync,
-        )
-        .is_some()
-            || ctx.record(rid).is_some_and(|r| r.parent.as_deref() != Some(task.id.as_str()));
+        let rec = ctx.record(rid);
+        let needs = plan::needs_backup(rec.as_ref(), &ctx.repo, &p.last_edited_time, &rfolder, engine.cfg.full_sync)
+            .is_some()
+            || rec.is_some_and(|r| r.parent.as_deref() != Some(task.id.as_str()));
         children.push(Child {
             id: rid.clone(),
             title: rtitle.clone(),
             kind: NodeKind::Page,
             folder: rfolder,
-            page: Some(p.clone()),
+            // Only rows to back up keep their page object (memory: thousands of rows).
+            page: needs.then(|| p.clone()),
             db: None,
             listing: None,
             needs,

@@ -50,7 +50,8 @@ pub(crate) async fn prepare(ctx: &RepoCtx<'_>, task: &Task, page: Option<Page>) 
     let engine = ctx.engine;
     let fetched_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mut page = match page {
-        Some(p) if !p.properties.is_empty() => p,
+        // A listed page without its raw JSON (dropped to save memory) is read again for page.json.
+        Some(p) if !p.properties.is_empty() && p.raw.is_some() => p,
         _ => engine.notion.get_page(id).await.map_err(|e| e.to_string())?,
     };
     let title = page.title();

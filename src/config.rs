@@ -26,7 +26,7 @@ pub struct Overrides {
     pub full_sync: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct NotionSettings {
     pub token: String,
     pub api_url: String,
@@ -35,7 +35,7 @@ pub struct NotionSettings {
     pub rate_limit: f64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct GiteaSettings {
     /// Server root, e.g. `https://git.example.com` (no `/api/v1`).
     pub base_url: String,
@@ -71,14 +71,50 @@ pub struct DatabaseConfig {
     pub label: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AiSettings {
     pub api_url: String,
     pub api_key: String,
     pub model: String,
 }
 
-#[derive(Debug, Clone)]
+// Debug output of the settings that hold secrets shows `***` in their place.
+impl fmt::Debug for NotionSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NotionSettings")
+            .field("token", &"***")
+            .field("api_url", &self.api_url)
+            .field("version", &self.version)
+            .field("rate_limit", &self.rate_limit)
+            .finish()
+    }
+}
+
+impl fmt::Debug for GiteaSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GiteaSettings")
+            .field("base_url", &self.base_url)
+            .field("token", &"***")
+            .field("owner", &self.owner)
+            .field("branch", &self.branch)
+            .field("create_repos", &self.create_repos)
+            .field("ca_file", &self.ca_file)
+            .field("max_request_bytes", &self.max_request_bytes)
+            .finish()
+    }
+}
+
+impl fmt::Debug for AiSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AiSettings")
+            .field("api_url", &self.api_url)
+            .field("api_key", &"***")
+            .field("model", &self.model)
+            .finish()
+    }
+}
+
+#[derive(Clone)]
 pub struct Config {
     pub notion: NotionSettings,
     pub destination: Destination,
@@ -106,6 +142,34 @@ pub struct Config {
     pub full_sync: bool,
     /// Non-fatal remarks (a `DB3_*` with no `DB2_*`, an unknown `DB<n>_` key, ...).
     pub warnings: Vec<String>,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let hidden = |u: &Option<String>| u.as_ref().map(|_| "***");
+        f.debug_struct("Config")
+            .field("notion", &self.notion)
+            .field("destination", &self.destination)
+            .field("author_name", &self.author_name)
+            .field("author_email", &self.author_email)
+            .field("databases", &self.databases)
+            .field("discord_level", &self.discord_level)
+            .field("discord_webhook_url", &hidden(&self.discord_webhook_url))
+            .field("healthcheck_url", &hidden(&self.healthcheck_url))
+            .field("webhook_url", &hidden(&self.webhook_url))
+            .field("ai", &self.ai)
+            .field("timezone", &self.timezone)
+            .field("state_file", &self.state_file)
+            .field("max_file_bytes", &self.max_file_bytes)
+            .field("keep_deleted", &self.keep_deleted)
+            .field("page_concurrency", &self.page_concurrency)
+            .field("backup_comments", &self.backup_comments)
+            .field("workspace_repo", &self.workspace_repo)
+            .field("dry_run", &self.dry_run)
+            .field("full_sync", &self.full_sync)
+            .field("warnings", &self.warnings)
+            .finish()
+    }
 }
 
 impl Config {
@@ -680,6 +744,24 @@ mod tests {
         ]);
         assert!(p.iter().any(|x| x.starts_with("GIT_TOKEN")));
         assert!(p.iter().any(|x| x.starts_with("GIT_OWNER")));
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let c = ok(&[
+            ("NOTION_TOKEN", "ntn_supersecret"),
+            ("DB1_NOTION_ID", ID),
+            ("DB1_GIT_REPO", "a"),
+            ("GIT_BASE_URL", "https://g.example"),
+            ("GIT_TOKEN", "gitea_supersecret"),
+            ("GIT_OWNER", "me"),
+            ("AI_NAMING_ENABLED", "1"),
+            ("AI_API_KEY", "ai_supersecret"),
+            ("DISCORD_LEVEL", "2"),
+            ("DISCORD_WEBHOOK_URL", "https://discord.example/api/webhooks/1/hook_supersecret"),
+        ]);
+        let d = format!("{c:?}");
+        assert!(!d.contains("supersecret"), "{d}");
     }
 
     #[test]

@@ -32,6 +32,7 @@ use crate::config::{Config, DatabaseConfig};
 use crate::ids;
 use crate::media::Downloader;
 use crate::notify::{DatabaseReport, Notifier, RunReport};
+use crate::notion::api::KeepRaw;
 use crate::notion::model::{Page, Parent};
 use crate::notion::{ClientConfig, NotionClient, NotionError};
 use crate::sink::{ChangeSet, Content, FileWrite, Plan};
@@ -153,6 +154,8 @@ pub(crate) struct Engine<'a> {
     pub interrupt: &'a Interrupt,
     pub staging: tempfile::TempDir,
     pub run_date: String,
+    /// Which listed pages keep their raw JSON.
+    pub keep_raw: KeepRaw,
 }
 
 impl Engine<'_> {
@@ -198,6 +201,16 @@ async fn run_locked(cfg: &Config, interrupt: &Interrupt, mut report: RunReport) 
     ncfg.rate_per_second = cfg.notion.rate_limit;
     let notion = NotionClient::new(ncfg).map_err(|e| e.to_string())?;
 
+    // Raw JSON (for page.json) is kept only for pages that look changed; others are re-read if
+    // they turn out to need a backup after all.
+    let keep_raw: KeepRaw = if cfg.full_sync {
+        Arc::new(|_: &Page| true)
+    } else {
+        let known: HashMap<String, String> =
+            state.pages.iter().map(|(id, r)| (id.clone(), r.last_edited_time.clone())).collect();
+        Arc::new(move |p: &Page| known.get(&ids::normalize(&p.id)) != Some(&p.last_edited_time))
+    };
+
     // Phase 1: list every configured database, so relations, links and moves see all rows.
     let mut listings: Vec<Result<Listing, NotionError>> = Vec::new();
     for db in &cfg.databases {
@@ -205,7 +218,7 @@ async fn run_locked(cfg: &Config, interrupt: &Interrupt, mut report: RunReport) 
             break;
         }
         tracing::info!(database = %db.label, "listing pages");
-        let mut l = database::list(&notion, &db.notion_id).await;
+        let mut l = database::list(&notion, &db.notion_id, keep_raw.clone()).await;
         if let Err(NotionError::Unauthorized) = &l {
             return Err(NotionError::Unauthorized.to_string());
         }
@@ -261,6 +274,7 @@ async fn run_locked(cfg: &Config, interrupt: &Interrupt, mut report: RunReport) 
         interrupt,
         staging,
         run_date: chrono::Utc::now().with_timezone(&cfg.timezone).format("%Y-%m-%d").to_string(),
+        keep_raw,
     };
     // Where every known page lives (repository, folder), for links across repositories.
     let mut locations: HashMap<String, (String, String)> = HashMap::new();

@@ -2,6 +2,9 @@
 //! streams built on [`super::paginate`].
 
 use std::collections::HashSet;
+use std::sync::Arc;
+
+use serde::Deserialize;
 
 use futures::stream::{BoxStream, StreamExt};
 use futures::TryStreamExt;
@@ -12,6 +15,9 @@ use super::model::{Block, BotUser, DataSource, Database, Page, PropertyKind, Pro
 use super::paginate::{self, ListPage};
 use super::{NotionClient, NotionError};
 use crate::ids;
+
+/// Which listed pages keep their raw JSON.
+pub type KeepRaw = Arc<dyn Fn(&Page) -> bool + Send + Sync>;
 
 /// Page objects hold at most this many items of title/rich_text/relation/people.
 const TRUNCATION_LIMIT: usize = 25;
@@ -90,12 +96,13 @@ impl NotionClient {
         &self,
         data_source_id: &str,
         body: Value,
+        keep_raw: KeepRaw,
     ) -> BoxStream<'static, Result<ListPage<Page>, NotionError>> {
         let client = self.clone();
         let path = format!("/data_sources/{}/query", enc(data_source_id));
         let what = format!("query of data source {}", ids::dashed(data_source_id));
         paginate::pages(move |cursor: Option<String>| {
-            let (client, path, what) = (client.clone(), path.clone(), what.clone());
+            let (client, path, what, keep) = (client.clone(), path.clone(), what.clone(), keep_raw.clone());
             let mut body = body.clone();
             async move {
                 body["page_size"] = json!(100);
@@ -103,7 +110,13 @@ impl NotionClient {
                     body["start_cursor"] = json!(c);
                 }
                 let raw = client.request::<ListPage<Value>>(Method::POST, &path, &[], Some(&body), &what).await?;
-                decode_list(raw, &what, Page::from_json)
+                decode_list(raw, &what, |v| {
+                    let mut p = Page::deserialize(&v)?;
+                    if keep(&p) {
+                        p.raw = Some(v.to_string());
+                    }
+                    Ok(p)
+                })
             }
         })
     }
@@ -113,6 +126,12 @@ impl NotionClient {
     /// the query restarts with `created_time on_or_after` the last seen value, deduplicating by
     /// id. Order: ascending creation time.
     pub async fn query_all(&self, data_source_id: &str) -> Result<Vec<Page>, NotionError> {
+        self.query_all_keeping(data_source_id, Arc::new(|_: &Page| true)).await
+    }
+
+    /// [`Self::query_all`], keeping the raw JSON only of the pages `keep_raw` selects (the raw
+    /// JSON of thousands of unchanged rows is not worth holding).
+    pub async fn query_all_keeping(&self, data_source_id: &str, keep_raw: KeepRaw) -> Result<Vec<Page>, NotionError> {
         let sorts = json!([{"timestamp": "created_time", "direction": "ascending"}]);
         let mut seen: HashSet<String> = HashSet::new();
         let mut out = Vec::new();
@@ -122,7 +141,7 @@ impl NotionClient {
             if let Some(a) = &after {
                 body["filter"] = json!({"timestamp": "created_time", "created_time": {"on_or_after": a}});
             }
-            let mut stream = self.query_pages(data_source_id, body);
+            let mut stream = self.query_pages(data_source_id, body, keep_raw.clone());
             let mut incomplete = false;
             let mut new_in_window = 0usize;
             while let Some(page) = stream.try_next().await? {

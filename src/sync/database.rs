@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use crate::ids;
 use crate::markdown::RenderContext;
+use crate::notion::api::KeepRaw;
 use crate::notion::model::{DataSourceRef, Database, Page};
 use crate::notion::{NotionClient, NotionError};
 use crate::sink::{Content, FileWrite};
@@ -28,18 +29,18 @@ pub(crate) struct Listing {
 }
 
 /// Resolve a database to its data sources and list every row of each.
-pub(crate) async fn list(notion: &NotionClient, database_id: &str) -> Result<Listing, NotionError> {
+pub(crate) async fn list(notion: &NotionClient, database_id: &str, keep_raw: KeepRaw) -> Result<Listing, NotionError> {
     let db = notion.get_database(database_id).await?;
-    list_rows(notion, db).await
+    list_rows(notion, db, keep_raw).await
 }
 
 /// Every live row of every data source of `db`.
-pub(crate) async fn list_rows(notion: &NotionClient, db: Database) -> Result<Listing, NotionError> {
+pub(crate) async fn list_rows(notion: &NotionClient, db: Database, keep_raw: KeepRaw) -> Result<Listing, NotionError> {
     let mut rows: Vec<Page> = Vec::new();
     let mut data_sources = Vec::new();
     let mut seen = HashSet::new();
     for ds in &db.data_sources {
-        let found = notion.query_all(&ds.id).await?;
+        let found = notion.query_all_keeping(&ds.id, keep_raw.clone()).await?;
         data_sources.push((ds.clone(), found.len()));
         for p in found {
             if !p.is_trashed() && seen.insert(ids::normalize(&p.id)) {
@@ -60,7 +61,7 @@ pub(crate) async fn prepare(
     let fetched_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let listing = match listing {
         Some(l) => l,
-        None => match list(&engine.notion, &task.id).await {
+        None => match list(&engine.notion, &task.id, engine.keep_raw.clone()).await {
             Ok(l) => l,
             Err(NotionError::LinkedDatabase { .. }) => {
                 return Ok(Prepared::gone(NodeKind::Database, task.title.clone()))

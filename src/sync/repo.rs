@@ -148,7 +148,11 @@ async fn prepare(ctx: &RepoCtx<'_>, task: &mut Task) -> Result<Prepared, String>
         NodeKind::Database => {
             let listing = match (task.listing.take(), task.db.take()) {
                 (Some(l), _) => Some(l),
-                (None, Some(db)) => Some(database::list_rows(&ctx.engine.notion, db).await.map_err(|e| e.to_string())?),
+                (None, Some(db)) => Some(
+                    database::list_rows(&ctx.engine.notion, db, ctx.engine.keep_raw.clone())
+                        .await
+                        .map_err(|e| e.to_string())?,
+                ),
                 (None, None) => None,
             };
             database::prepare(ctx, task, listing, task.root).await
@@ -176,7 +180,8 @@ pub(crate) async fn run(
     let outstanding = AtomicUsize::new(initial.len());
     let queue: Mutex<VecDeque<Task>> = Mutex::new(initial.into());
     let wake = Notify::new();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(Task, Result<Prepared, String>)>();
+    // Bounded: prepared pages (rendered files in memory) never pile up behind slow commits.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(Task, Result<Prepared, String>)>(cfg.page_concurrency.max(1));
     let progress = crate::logging::progress(outstanding.load(Ordering::SeqCst) as u64, &ctx.label);
 
     let producer = async {
@@ -209,7 +214,7 @@ pub(crate) async fn run(
             tokio::select! {
                 next = inflight.next() => {
                     if let Some(item) = next {
-                        if tx.send(item).is_err() {
+                        if tx.send(item).await.is_err() {
                             break;
                         }
                     }

@@ -142,24 +142,41 @@ impl State {
 
     fn parse(text: &str, path: &Path) -> Result<State, StateError> {
         let corrupt = |reason: String| StateError::Corrupt { path: path.display().to_string(), reason };
-        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| corrupt(e.to_string()))?;
-        if let Some(legacy) = v.get("synced_pages") {
-            // notion-gitea-backup.py: {"synced_pages": {page_id: last_edited_time}}
-            let map = legacy.as_object().ok_or_else(|| corrupt("synced_pages is not an object".into()))?;
-            let mut st = State::default();
-            for (id, t) in map {
-                let t = t.as_str().unwrap_or_default().to_string();
-                st.pages.insert(ids::normalize(id), PageRecord { last_edited_time: t, ..Default::default() });
+        // Straight into the typed state (no intermediate JSON tree: state files of thousands of
+        // pages are megabytes).
+        #[derive(Deserialize)]
+        struct Probe {
+            #[serde(default)]
+            version: u32,
+        }
+        #[derive(Deserialize)]
+        struct Legacy {
+            synced_pages: BTreeMap<String, serde_json::Value>,
+        }
+        match serde_json::from_str::<State>(text) {
+            Ok(mut st) if st.version <= STATE_VERSION => {
+                st.version = STATE_VERSION;
+                Ok(st)
             }
-            return Ok(st);
+            Ok(st) => Err(StateError::TooNew { path: path.display().to_string(), found: st.version }),
+            Err(e) => {
+                // notion-gitea-backup.py: {"synced_pages": {page_id: last_edited_time}}
+                if let Ok(legacy) = serde_json::from_str::<Legacy>(text) {
+                    let mut st = State::default();
+                    for (id, t) in legacy.synced_pages {
+                        let t = t.as_str().unwrap_or_default().to_string();
+                        st.pages.insert(ids::normalize(&id), PageRecord { last_edited_time: t, ..Default::default() });
+                    }
+                    return Ok(st);
+                }
+                match serde_json::from_str::<Probe>(text) {
+                    Ok(p) if p.version > STATE_VERSION => {
+                        Err(StateError::TooNew { path: path.display().to_string(), found: p.version })
+                    }
+                    _ => Err(corrupt(e.to_string())),
+                }
+            }
         }
-        let version = v.get("version").and_then(serde_json::Value::as_u64).unwrap_or(0) as u32;
-        if version > STATE_VERSION {
-            return Err(StateError::TooNew { path: path.display().to_string(), found: version });
-        }
-        let mut st: State = serde_json::from_value(v).map_err(|e| corrupt(e.to_string()))?;
-        st.version = STATE_VERSION;
-        Ok(st)
     }
 
     /// Write atomically: temp file in the same folder, fsync, rename over the old file, fsync

@@ -81,10 +81,12 @@ pub(crate) async fn prepare(
         let rfolder = folders[rid].clone();
         ctx.set_link(rid, format!("{rfolder}/index.md"));
         engine.set_title(rid, rtitle);
-        let rec = ctx.record(rid);
-        let needs = plan::needs_backup(rec.as_ref(), &ctx.repo, &p.last_edited_time, &rfolder, engine.cfg.full_sync)
-            .is_some()
-            || rec.is_some_and(|r| r.parent.as_deref() != Some(task.id.as_str()));
+        let needs = {
+            let st = ctx.state.read().expect("state lock");
+            let rec = st.pages.get(rid);
+            plan::needs_backup(rec, &ctx.repo, &p.last_edited_time, &rfolder, engine.cfg.full_sync).is_some()
+                || rec.is_some_and(|r| r.parent.as_deref() != Some(task.id.as_str()))
+        };
         children.push(Child {
             id: rid.clone(),
             title: rtitle.clone(),

@@ -297,6 +297,24 @@ fn is_linked_message(m: &str) -> bool {
 }
 
 impl NotionClient {
+    /// The views of a database (`GET /views?database_id=`), raw JSON; for a linked database view
+    /// they name the data source it shows.
+    pub fn views(&self, database_id: &str) -> BoxStream<'static, Result<Value, NotionError>> {
+        let client = self.clone();
+        let id = database_id.to_string();
+        let what = format!("views of database {}", ids::dashed(database_id));
+        paginate::items(move |cursor: Option<String>| {
+            let (client, id, what) = (client.clone(), id.clone(), what.clone());
+            async move {
+                let mut q = vec![("database_id", id), ("page_size", "100".to_string())];
+                if let Some(c) = cursor {
+                    q.push(("start_cursor", c));
+                }
+                client.request::<ListPage<Value>>(Method::GET, "/views", &q, None, &what).await
+            }
+        })
+    }
+
     /// Unresolved comments on a page or block (`GET /comments?block_id=`), raw JSON.
     pub fn comments(&self, block_id: &str) -> BoxStream<'static, Result<Value, NotionError>> {
         let client = self.clone();

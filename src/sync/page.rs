@@ -82,12 +82,14 @@ pub(crate) async fn prepare(ctx: &RepoCtx<'_>, task: &Task, page: Option<Page>) 
             }
             Ok(_) | Err(NotionError::LinkedDatabase { .. }) | Err(NotionError::NotFound { .. }) => {
                 // A linked view (its data lives in another database) or a database the
-                // integration cannot see: recorded as a link to Notion, never a failed page.
+                // integration cannot see: recorded as a link to its source, never a failed page.
+                let link = linked_source(ctx, &cid).await;
                 warnings.push(format!(
-                    "database {ctitle:?} ({}) is a linked view or not shared: kept as a link",
-                    ids::dashed(&cid)
+                    "database {ctitle:?} ({}) is a linked view or not shared: kept as a link to {}",
+                    ids::dashed(&cid),
+                    if link.is_some() { "its source" } else { "Notion" }
                 ));
-                ctx.set_link(&cid, markdown::inline::notion_url(&cid));
+                ctx.set_link(&cid, link.unwrap_or_else(|| markdown::inline::notion_url(&cid)));
             }
             Err(e) => return Err(e.to_string()),
         }
@@ -193,6 +195,37 @@ pub(crate) async fn prepare(ctx: &RepoCtx<'_>, task: &Task, page: Option<Page>) 
         bytes_downloaded: page_media.bytes_downloaded,
         gone: false,
     })
+}
+
+/// Where a linked database view's data lives: the backup of its source database when there is
+/// one (this repository: a path from the root; another: its link), else the source on Notion.
+/// `None` when the views API does not say.
+async fn linked_source(ctx: &RepoCtx<'_>, view_db: &str) -> Option<String> {
+    let views: Vec<Value> = ctx.engine.notion.views(view_db).try_collect().await.ok()?;
+    let ds = views.iter().find_map(|v| v.get("data_source_id").and_then(Value::as_str)).map(ids::normalize)?;
+    let recorded = {
+        let st = ctx.state.read().expect("state lock");
+        st.pages
+            .iter()
+            .find(|(_, r)| r.kind == NodeKind::Database && r.data_sources.contains(&ds) && !r.orphan)
+            .map(|(id, r)| (id.clone(), r.repo.clone(), r.folder.clone().unwrap_or_default()))
+    };
+    if let Some((id, repo, folder)) = recorded {
+        if repo == ctx.repo {
+            return Some(if folder.is_empty() { "README.md".to_string() } else { format!("{folder}/index.md") });
+        }
+        if let Some(l) = ctx.links.read().expect("links lock").get(&id) {
+            return Some(l.clone());
+        }
+        return Some(markdown::inline::notion_url(&id));
+    }
+    let source = ctx.engine.notion.get_data_source(&ds).await.ok()?;
+    match source.parent {
+        Some(crate::notion::model::Parent::Database { database_id }) => {
+            Some(markdown::inline::notion_url(&database_id))
+        }
+        _ => Some(markdown::inline::notion_url(&ds)),
+    }
 }
 
 async fn fetch_comments(notion: &NotionClient, page_id: &str, blocks: &[Block]) -> Result<Vec<Value>, String> {

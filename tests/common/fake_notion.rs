@@ -292,6 +292,9 @@ pub struct World {
     pub comments: HashMap<String, Vec<Value>>,
     /// Ids answering 404 `object_not_found` (normalized).
     pub unshared: HashSet<String>,
+    /// Linked database views: view database id -> the data source it shows. Retrieving such a
+    /// database fails like the real API; `GET /views?database_id=` names its data source.
+    pub linked_views: HashMap<String, String>,
     pub files: HashMap<String, StoredFile>,
     /// Lifetime of signed file URLs.
     pub file_url_ttl: Duration,
@@ -329,6 +332,7 @@ impl World {
             users: HashMap::new(),
             comments: HashMap::new(),
             unshared: HashSet::new(),
+            linked_views: HashMap::new(),
             files: HashMap::new(),
             file_url_ttl: Duration::from_secs(3600),
             query_cap: 10_000,
@@ -819,6 +823,7 @@ fn endpoint_kind(method: &Method, segs: &[&str]) -> &'static str {
         ("GET", ["blocks", _]) => "blocks.get",
         ("GET", ["blocks", _, "children"]) => "blocks.children",
         ("GET", ["comments"]) => "comments.list",
+        ("GET", ["views"]) => "views.list",
         _ => "unknown",
     }
 }
@@ -1107,6 +1112,12 @@ fn dispatch(w: &World, cur: &mut Cursors, ctx: &Ctx, method: &Method, segs: &[&s
         ("POST", ["search"]) => search(w, cur, body),
         ("GET", ["databases", id]) => {
             let id = path_id(id, "database_id")?;
+            if w.linked_views.contains_key(&id) {
+                return Err(ApiError::validation(&format!(
+                    "Database with ID {} is a linked database. Database retrievals do not support linked databases.",
+                    dashed(&id)
+                )));
+            }
             match w.databases.get(&id) {
                 Some(db) if !w.is_unshared(&id) => Ok(db.clone()),
                 _ => Err(ApiError::not_found("database", &id)),
@@ -1139,6 +1150,20 @@ fn dispatch(w: &World, cur: &mut Cursors, ctx: &Ctx, method: &Method, segs: &[&s
             block_children(w, cur, ctx, &id)
         }
         ("GET", ["comments"]) => list_comments(w, cur, ctx),
+        ("GET", ["views"]) => {
+            let raw =
+                ctx.param("database_id").ok_or_else(|| ApiError::validation("query.database_id should be defined."))?;
+            let id = path_id(raw, "database_id")?;
+            let views: Vec<Value> = w
+                .linked_views
+                .get(&id)
+                .map(|ds| {
+                    vec![json!({"object": "view", "id": dashed(&id), "type": "table", "data_source_id": dashed(ds)})]
+                })
+                .unwrap_or_default();
+            let win = window(cur, &format!("views:{id}"), views.len(), ctx.param("start_cursor"), 100, usize::MAX)?;
+            Ok(envelope("view", views[win.start..win.end].to_vec(), &win))
+        }
         _ => Err(ApiError::bad_url()),
     }
 }

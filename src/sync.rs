@@ -218,12 +218,9 @@ async fn run_locked(cfg: &Config, interrupt: &Interrupt, mut report: RunReport) 
             break;
         }
         tracing::info!(database = %db.label, "listing pages");
-        let mut l = database::list(&notion, &db.notion_id, keep_raw.clone()).await;
+        let l = database::list(&notion, &db.notion_id, keep_raw.clone()).await;
         if let Err(NotionError::Unauthorized) = &l {
             return Err(NotionError::Unauthorized.to_string());
-        }
-        if let Ok(l) = &mut l {
-            drop_unneeded_raw(l, &state, &db.repo, cfg.full_sync);
         }
         if let (Ok(l), true) = (&l, cfg.dry_run) {
             println!(
@@ -373,18 +370,6 @@ async fn load_users(notion: &NotionClient) -> Option<HashMap<String, String>> {
         Err(e) => {
             tracing::debug!("user names unavailable ({e}); ids are used instead");
             None
-        }
-    }
-}
-
-/// The raw JSON of a row is only needed to write its `page.json`: drop it for rows that will not
-/// be backed up in this run (memory grows with the number of rows otherwise).
-fn drop_unneeded_raw(l: &mut Listing, state: &State, repo: &str, full_sync: bool) {
-    let titles: Vec<(String, String)> = l.rows.iter().map(|p| (ids::normalize(&p.id), p.title())).collect();
-    let folders = plan::child_folders("", titles.iter().map(|(i, t)| (i.as_str(), t.as_str())));
-    for (p, (id, _)) in l.rows.iter_mut().zip(titles.iter()) {
-        if plan::needs_backup(state.pages.get(id), repo, &p.last_edited_time, &folders[id], full_sync).is_none() {
-            p.raw = None;
         }
     }
 }

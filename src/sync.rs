@@ -691,28 +691,9 @@ async fn workspace_tasks(
         if cfg.keep_deleted {
             continue;
         }
-        if let Some(folder) = r.folder.filter(|f| !f.is_empty()) {
-            let change = ChangeSet {
-                message: format!("Remove: {} (deleted in Notion)", r.title),
-                deletes: vec![folder],
-                ..Default::default()
-            };
-            match sink.commit(change).await {
-                Ok(out) => dr.commits.extend(out.commits),
-                Err(e) => {
-                    tracing::warn!(page = %r.title, "removing its folder failed: {e}");
-                    dr.warnings.push(format!("{}: removing its folder failed: {e}", r.title));
-                    continue;
-                }
-            }
-        }
-        dr.deleted.push(r.title.clone());
-        if !cfg.dry_run {
-            let mut st = ctx.state.write().expect("state lock");
-            for d in st.descendants(&id) {
-                st.pages.remove(&d);
-            }
-            st.pages.remove(&id);
+        if let Err(e) = repo::remove_gone(ctx, sink, &id, &r.title, r.folder, dr).await {
+            tracing::warn!(page = %r.title, "removing its folder failed: {e}");
+            dr.warnings.push(format!("{}: removing its folder failed: {e}", r.title));
         }
     }
     Ok((tasks, found))

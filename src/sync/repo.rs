@@ -311,34 +311,16 @@ async fn commit(
 
     if prep.gone {
         let Some(r) = rec else { return Vec::new() };
-        let folder = r.folder.clone().filter(|f| !f.is_empty());
-        if let (Some(f), false) = (folder, cfg.keep_deleted) {
-            let change = ChangeSet {
-                message: format!("Remove: {shown} (deleted in Notion)"),
-                deletes: vec![f],
-                ..Default::default()
-            };
-            match sink.commit(change).await {
-                Ok(out) => {
-                    dr.commits.extend(out.commits.iter().cloned());
-                    if cfg.dry_run {
-                        planned.plans.push((format!("remove {shown}"), out.plan));
-                    }
+        match remove_gone(ctx, sink, &id, &shown, r.folder.clone(), dr).await {
+            Ok(plan) => {
+                if let (Some(plan), true) = (plan, cfg.dry_run) {
+                    planned.plans.push((format!("remove {shown}"), plan));
                 }
-                Err(e) => {
-                    fail(ctx, task, format!("removing its folder failed: {e}"), dr, saver);
-                    return Vec::new();
+                if !cfg.dry_run {
+                    saver.save(&ctx.state.read().expect("state lock"), false);
                 }
             }
-        }
-        dr.deleted.push(shown);
-        if !cfg.dry_run {
-            let mut st = ctx.state.write().expect("state lock");
-            for d in st.descendants(&id) {
-                st.pages.remove(&d);
-            }
-            st.pages.remove(&id);
-            saver.save(&st, false);
+            Err(e) => fail(ctx, task, format!("removing its folder failed: {e}"), dr, saver),
         }
         return Vec::new();
     }
@@ -493,6 +475,39 @@ async fn commit(
         }
     }
     next
+}
+
+/// Remove a node that is gone from Notion: one commit deleting its folder (unless KEEP_DELETED
+/// keeps it), then its record and its descendants' records. Returns the plan of that commit.
+pub(crate) async fn remove_gone(
+    ctx: &RepoCtx<'_>,
+    sink: &mut dyn Sink,
+    id: &str,
+    title: &str,
+    folder: Option<String>,
+    dr: &mut DatabaseReport,
+) -> Result<Option<Plan>, crate::sink::SinkError> {
+    let cfg = ctx.engine.cfg;
+    let mut plan = None;
+    if let (Some(f), false) = (folder.filter(|f| !f.is_empty()), cfg.keep_deleted) {
+        let change = ChangeSet {
+            message: format!("Remove: {title} (deleted in Notion)"),
+            deletes: vec![f],
+            ..Default::default()
+        };
+        let out = sink.commit(change).await?;
+        dr.commits.extend(out.commits.iter().cloned());
+        plan = Some(out.plan);
+    }
+    dr.deleted.push(title.to_string());
+    if !cfg.dry_run {
+        let mut st = ctx.state.write().expect("state lock");
+        for d in st.descendants(id) {
+            st.pages.remove(&d);
+        }
+        st.pages.remove(id);
+    }
+    Ok(plan)
 }
 
 /// Nodes of this repository left unfinished by an earlier run: records marked for a retry, and

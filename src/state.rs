@@ -187,10 +187,15 @@ impl State {
         };
         let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(io("create the folder of"))?;
-        let json = serde_json::to_vec_pretty(self).expect("state serializes");
         let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io("create a temporary file for"))?;
-        tmp.write_all(&json).map_err(io("write"))?;
-        tmp.write_all(b"\n").map_err(io("write"))?;
+        {
+            // Streamed through a small buffer: the state of thousands of pages is megabytes, and
+            // it is written up to once a second.
+            let mut w = std::io::BufWriter::with_capacity(64 * 1024, tmp.as_file_mut());
+            serde_json::to_writer_pretty(&mut w, self).map_err(|e| io("write")(std::io::Error::other(e)))?;
+            w.write_all(b"\n").map_err(io("write"))?;
+            w.flush().map_err(io("write"))?;
+        }
         tmp.as_file().sync_all().map_err(io("sync"))?;
         tmp.persist(path).map_err(|e| StateError::Io {
             action: "replace",

@@ -65,7 +65,7 @@ pub(crate) fn user_name(u: &User, ctx: &RenderContext) -> String {
     ctx.user(&u.id).map(str::to_string).unwrap_or_else(|| u.label().to_string())
 }
 
-fn date_yaml(d: &Option<crate::notion::model::DateValue>) -> String {
+fn date_yaml(d: Option<&crate::notion::model::DateValue>) -> String {
     match d {
         None => "null".into(),
         Some(d) => {
@@ -136,16 +136,16 @@ fn property_yaml(name: Option<&str>, kind: &PropertyKind, ctx: &RenderContext) -
         K::Number(n) => num(n),
         K::Select(o) | K::Status(o) => o.as_ref().map(|o| yaml_str(&o.name)).unwrap_or_else(|| "null".into()),
         K::MultiSelect(v) => yaml_list(v.iter().map(|o| yaml_str(&o.name))),
-        K::Date(d) => date_yaml(d),
+        K::Date(d) => date_yaml(d.as_deref()),
         K::People(v) => yaml_list(v.iter().map(|u| yaml_str(&user_name(u, ctx)))),
         K::Files(v) => yaml_list(v.iter().enumerate().map(|(i, f)| yaml_str(&file_entry_text(name, i, f, ctx)))),
         K::Checkbox(b) => b.to_string(),
         K::Url(s) | K::Email(s) | K::PhoneNumber(s) => opt_str(s),
-        K::Formula(f) => match f {
+        K::Formula(f) => match &**f {
             FormulaValue::String(s) => opt_str(s),
             FormulaValue::Number(n) => num(n),
             FormulaValue::Boolean(b) => b.map(|b| b.to_string()).unwrap_or_else(|| "null".into()),
-            FormulaValue::Date(d) => date_yaml(d),
+            FormulaValue::Date(d) => date_yaml(d.as_ref()),
             FormulaValue::Unsupported => "null".into(),
             FormulaValue::Unknown { raw, .. } => yaml_json(raw),
         },
@@ -157,9 +157,9 @@ fn property_yaml(name: Option<&str>, kind: &PropertyKind, ctx: &RenderContext) -
                 list
             }
         }
-        K::Rollup { value, .. } => match value {
+        K::Rollup { value, .. } => match &**value {
             RollupValue::Number(n) => num(n),
-            RollupValue::Date(d) => date_yaml(d),
+            RollupValue::Date(d) => date_yaml(d.as_ref()),
             RollupValue::Array(items) => {
                 yaml_list(items.iter().map(|p| property_yaml(None, &p.kind, ctx).unwrap_or_else(|| "null".into())))
             }
@@ -192,7 +192,7 @@ pub fn property_to_plain_named(name: &str, kind: &PropertyKind, ctx: &RenderCont
 fn plain(name: Option<&str>, kind: &PropertyKind, ctx: &RenderContext) -> String {
     use PropertyKind as K;
     let num = |n: &Option<serde_json::Number>| n.as_ref().map(|n| n.to_string()).unwrap_or_default();
-    let date = |d: &Option<crate::notion::model::DateValue>| d.as_ref().map(format_date).unwrap_or_default();
+    let date = |d: Option<&crate::notion::model::DateValue>| d.map(format_date).unwrap_or_default();
     let raw = |v: &Value| match v {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
@@ -203,7 +203,7 @@ fn plain(name: Option<&str>, kind: &PropertyKind, ctx: &RenderContext) -> String
         K::Number(n) => num(n),
         K::Select(o) | K::Status(o) => o.as_ref().map(|o| o.name.clone()).unwrap_or_default(),
         K::MultiSelect(v) => v.iter().map(|o| o.name.as_str()).collect::<Vec<_>>().join(", "),
-        K::Date(d) => date(d),
+        K::Date(d) => date(d.as_deref()),
         K::People(v) => v.iter().map(|u| user_name(u, ctx)).collect::<Vec<_>>().join(", "),
         K::Files(v) => v
             .iter()
@@ -219,11 +219,11 @@ fn plain(name: Option<&str>, kind: &PropertyKind, ctx: &RenderContext) -> String
             .join(", "),
         K::Checkbox(b) => b.to_string(),
         K::Url(s) | K::Email(s) | K::PhoneNumber(s) => s.clone().unwrap_or_default(),
-        K::Formula(f) => match f {
+        K::Formula(f) => match &**f {
             FormulaValue::String(s) => s.clone().unwrap_or_default(),
             FormulaValue::Number(n) => num(n),
             FormulaValue::Boolean(b) => b.map(|b| b.to_string()).unwrap_or_default(),
-            FormulaValue::Date(d) => date(d),
+            FormulaValue::Date(d) => date(d.as_ref()),
             FormulaValue::Unsupported => String::new(),
             FormulaValue::Unknown { raw: r, .. } => raw(r),
         },
@@ -232,9 +232,9 @@ fn plain(name: Option<&str>, kind: &PropertyKind, ctx: &RenderContext) -> String
             .map(|id| ctx.title(id).filter(|t| !t.is_empty()).unwrap_or(id).to_string())
             .collect::<Vec<_>>()
             .join(", "),
-        K::Rollup { value, .. } => match value {
+        K::Rollup { value, .. } => match &**value {
             RollupValue::Number(n) => num(n),
-            RollupValue::Date(d) => date(d),
+            RollupValue::Date(d) => date(d.as_ref()),
             RollupValue::Array(items) => {
                 items.iter().map(|p: &PropertyValue| plain(None, &p.kind, ctx)).collect::<Vec<_>>().join(", ")
             }

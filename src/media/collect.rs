@@ -23,10 +23,10 @@ const IMAGE_EXTS: &[&str] =
 pub fn collect(page: &Page, blocks: &[Block]) -> Vec<MediaItem> {
     let mut out = Collector { items: Vec::new(), seen: HashSet::new(), heading: String::new(), context: String::new() };
     let page_owner = || Owner::Page(page.id.clone());
-    if let Some(Icon::File(f)) = &page.icon {
+    if let Some(Icon::File(f)) = page.icon.as_deref() {
         out.push(MediaKey::Icon, f.clone(), page_owner(), Role::Image, None, String::new());
     }
-    if let Some(f) = &page.cover {
+    if let Some(f) = page.cover.as_deref() {
         out.push(MediaKey::Cover, f.clone(), page_owner(), Role::Image, None, String::new());
     }
     for (name, prop) in &page.properties {
@@ -181,11 +181,11 @@ pub fn fresh_file_in_block(key: &MediaKey, block: &Block) -> Option<FileObject> 
 /// The current file object for `key` (icon, cover or `files` entry) in a freshly re-read page.
 pub fn fresh_file_in_page(key: &MediaKey, page: &Page) -> Option<FileObject> {
     match key {
-        MediaKey::Icon => match &page.icon {
+        MediaKey::Icon => match page.icon.as_deref() {
             Some(Icon::File(f)) => Some(f.clone()),
             _ => None,
         },
-        MediaKey::Cover => page.cover.clone(),
+        MediaKey::Cover => page.cover.as_deref().cloned(),
         MediaKey::Property { name, index } => match &page.properties.get(name)?.kind {
             PropertyKind::Files(entries) => entries.get(*index).map(|e| e.file.clone()),
             _ => None,

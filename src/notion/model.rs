@@ -113,7 +113,7 @@ pub enum RichTextKind {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Mention {
-    User(User),
+    User(Box<User>),
     Page {
         id: String,
     },
@@ -394,9 +394,9 @@ pub struct Page {
     #[serde(default)]
     pub last_edited_time: String,
     #[serde(default)]
-    pub created_by: Option<User>,
+    pub created_by: Option<Box<User>>,
     #[serde(default)]
-    pub last_edited_by: Option<User>,
+    pub last_edited_by: Option<Box<User>>,
     #[serde(default)]
     pub in_trash: bool,
     /// Pre-2026-03-11 spelling of `in_trash`.
@@ -409,12 +409,12 @@ pub struct Page {
     #[serde(default)]
     pub parent: Option<Parent>,
     #[serde(default)]
-    pub icon: Option<Icon>,
+    pub icon: Option<Box<Icon>>,
     #[serde(default)]
-    pub cover: Option<FileObject>,
+    pub cover: Option<Box<FileObject>>,
     /// Keyed by display name, sorted for deterministic output.
     #[serde(default, deserialize_with = "null_default")]
-    pub properties: BTreeMap<String, PropertyValue>,
+    pub properties: Properties,
     /// The page object exactly as the API returned it (compact JSON), when it was read through
     /// [`Page::from_json`], for the lossless `page.json`.
     #[serde(skip)]
@@ -447,6 +447,96 @@ impl Page {
     /// Name of the title property (`Name`, `title`, ...).
     pub fn title_property_name(&self) -> Option<&str> {
         self.properties.iter().find(|(_, p)| matches!(p.kind, PropertyKind::Title(_))).map(|(k, _)| k.as_str())
+    }
+}
+
+/// A page's property values by display name, in name order (the order of a `BTreeMap`).
+///
+/// A sorted vector rather than a map: a row has a handful of properties, and a database listing
+/// holds thousands of rows at once, where a `BTreeMap` node takes room for 11 entries whatever
+/// the count.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Properties(Vec<(String, PropertyValue)>);
+
+type PropertyEntry<'a> = (&'a String, &'a PropertyValue);
+
+impl Properties {
+    fn position(&self, name: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(k, _)| k.as_str().cmp(name))
+    }
+
+    pub fn get(&self, name: &str) -> Option<&PropertyValue> {
+        self.position(name).ok().map(|i| &self.0[i].1)
+    }
+
+    /// Insert or replace the value named `name`; returns the replaced value.
+    pub fn insert(&mut self, name: String, value: PropertyValue) -> Option<PropertyValue> {
+        match self.position(&name) {
+            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
+            Err(i) => {
+                self.0.insert(i, (name, value));
+                None
+            }
+        }
+    }
+
+    pub fn iter(
+        &self,
+    ) -> std::iter::Map<std::slice::Iter<'_, (String, PropertyValue)>, fn(&(String, PropertyValue)) -> PropertyEntry<'_>>
+    {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &String> {
+        self.0.iter().map(|(k, _)| k)
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &PropertyValue> {
+        self.0.iter().map(|(_, v)| v)
+    }
+
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut PropertyValue> {
+        self.0.iter_mut().map(|(_, v)| v)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::ops::Index<&str> for Properties {
+    type Output = PropertyValue;
+    fn index(&self, name: &str) -> &PropertyValue {
+        self.get(name).unwrap_or_else(|| panic!("no property named {name:?}"))
+    }
+}
+
+impl<'a> IntoIterator for &'a Properties {
+    type Item = PropertyEntry<'a>;
+    type IntoIter = std::iter::Map<
+        std::slice::Iter<'a, (String, PropertyValue)>,
+        fn(&(String, PropertyValue)) -> PropertyEntry<'_>,
+    >;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl FromIterator<(String, PropertyValue)> for Properties {
+    /// Sorted by name; of two values with the same name the last wins (as in a map).
+    fn from_iter<I: IntoIterator<Item = (String, PropertyValue)>>(iter: I) -> Self {
+        let map: BTreeMap<String, PropertyValue> = iter.into_iter().collect();
+        Properties(map.into_iter().collect())
+    }
+}
+
+impl<'de> Deserialize<'de> for Properties {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Properties(BTreeMap::<String, PropertyValue>::deserialize(d)?.into_iter().collect()))
     }
 }
 
@@ -500,14 +590,14 @@ pub enum PropertyKind {
     Select(Option<SelectOption>),
     MultiSelect(Vec<SelectOption>),
     Status(Option<SelectOption>),
-    Date(Option<DateValue>),
+    Date(Option<Box<DateValue>>),
     People(Vec<User>),
     Files(Vec<FileEntry>),
     Checkbox(bool),
     Url(Option<String>),
     Email(Option<String>),
     PhoneNumber(Option<String>),
-    Formula(FormulaValue),
+    Formula(Box<FormulaValue>),
     /// Related page ids; `has_more` is true when the page object truncated the list at 25.
     Relation {
         ids: Vec<String>,
@@ -515,12 +605,12 @@ pub enum PropertyKind {
     },
     Rollup {
         function: Option<String>,
-        value: RollupValue,
+        value: Box<RollupValue>,
     },
     CreatedTime(String),
     LastEditedTime(String),
-    CreatedBy(User),
-    LastEditedBy(User),
+    CreatedBy(Box<User>),
+    LastEditedBy(Box<User>),
     UniqueId {
         prefix: Option<String>,
         number: Option<Number>,
@@ -588,14 +678,14 @@ fn parse_property_kind(kind: &str, p: &Value, whole: &Value) -> Option<PropertyK
         "formula" => {
             let fk = p.get("type").and_then(Value::as_str).unwrap_or("").to_string();
             let fv = p.get(&fk).unwrap_or(&Value::Null);
-            K::Formula(match fk.as_str() {
+            K::Formula(Box::new(match fk.as_str() {
                 "string" => FormulaValue::String(opt(fv)?),
                 "number" => FormulaValue::Number(opt(fv)?),
                 "boolean" => FormulaValue::Boolean(opt(fv)?),
                 "date" => FormulaValue::Date(opt(fv)?),
                 "unsupported" => FormulaValue::Unsupported,
                 _ => FormulaValue::Unknown { kind: fk, raw: p.clone() },
-            })
+            }))
         }
         "relation" => {
             let ids: Vec<IdOnly> = vec_of(p)?;
@@ -615,7 +705,10 @@ fn parse_property_kind(kind: &str, p: &Value, whole: &Value) -> Option<PropertyK
                 "incomplete" => RollupValue::Incomplete,
                 _ => RollupValue::Unknown { kind: rk, raw: p.clone() },
             };
-            K::Rollup { function: p.get("function").and_then(Value::as_str).map(str::to_string), value }
+            K::Rollup {
+                function: p.get("function").and_then(Value::as_str).map(str::to_string),
+                value: Box::new(value),
+            }
         }
         "created_time" => K::CreatedTime(p.as_str()?.to_string()),
         "last_edited_time" => K::LastEditedTime(p.as_str()?.to_string()),
@@ -1194,7 +1287,9 @@ mod tests {
         assert!(matches!(p.properties["Z"].kind, PropertyKind::Unknown { .. }));
         assert!(matches!(p.properties["B"].kind, PropertyKind::Button));
         match &p.properties["R"].kind {
-            PropertyKind::Rollup { value: RollupValue::Array(a), .. } => assert_eq!(a.len(), 1),
+            PropertyKind::Rollup { value, .. } => {
+                assert!(matches!(&**value, RollupValue::Array(a) if a.len() == 1), "{value:?}")
+            }
             other => panic!("{other:?}"),
         }
     }

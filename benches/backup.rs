@@ -12,7 +12,8 @@
 //! (or `BENCH_SIZES=50,500 BENCH_SCALE=20 cargo bench --bench backup`). Other options:
 //! `--latency-ms 150`, `--burst 5`, `--gitea`, `--page-concurrency N`, `--seed N`,
 //! `--child-env KEY=VALUE` (repeatable; extra environment for the tool), `--wrap 'heaptrack -o /tmp/h'`
-//! (run the tool under a profiler; RSS and CPU figures then include the wrapper).
+//! (run the tool under a profiler; RSS and CPU figures then include the wrapper), `--wrap-runs
+//! no-change,1%` (only those runs are wrapped).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -48,6 +49,8 @@ struct Args {
     child_env: Vec<(String, String)>,
     /// Command (split on spaces) the tool is run under, e.g. `heaptrack -o /tmp/ngb`.
     wrap: Vec<String>,
+    /// Runs (`full`, `no-change`, `1%`) the wrapper applies to; empty = all.
+    wrap_runs: Vec<String>,
 }
 
 fn parse_args() -> Args {
@@ -61,6 +64,7 @@ fn parse_args() -> Args {
         seed: 7,
         child_env: Vec::new(),
         wrap: Vec::new(),
+        wrap_runs: Vec::new(),
     };
     fn list<T: std::str::FromStr>(s: &str, what: &str) -> Vec<T> {
         let parse = |x: &str| x.trim().parse().unwrap_or_else(|_| panic!("{what}: comma-separated numbers"));
@@ -86,6 +90,7 @@ fn parse_args() -> Args {
             "--seed" => a.seed = val("--seed").parse().expect("--seed: a number"),
             "--gitea" => a.gitea = true,
             "--wrap" => a.wrap = val("--wrap").split_whitespace().map(str::to_string).collect(),
+            "--wrap-runs" => a.wrap_runs = val("--wrap-runs").split(',').map(|r| r.trim().to_string()).collect(),
             "--child-env" => {
                 let kv = val("--child-env");
                 let (k, v) = kv.split_once('=').expect("--child-env KEY=VALUE");
@@ -244,7 +249,9 @@ impl Bench<'_> {
             std::thread::sleep(Duration::from_secs_f64(args.burst as f64 / rate + 0.05));
             fake.reset_stats();
             let before = commits();
-            let m = measure::run_tool(&args.wrap, &self.program, &env_file, dir.path(), &args.child_env);
+            let wrapped = args.wrap_runs.is_empty() || args.wrap_runs.iter().any(|r| r == label);
+            let wrap: &[String] = if wrapped { &args.wrap } else { &[] };
+            let m = measure::run_tool(wrap, &self.program, &env_file, dir.path(), &args.child_env);
             let stats: Stats = fake.stats();
             let (client_requests, downloaded) = parse_summary(&m.stderr);
             if m.exit_code != Some(0) {

@@ -19,6 +19,7 @@ pub mod page;
 pub mod plan;
 pub mod repo;
 pub mod sinks;
+pub mod spill;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -492,7 +493,7 @@ async fn backup_repo(
                 kind: NodeKind::Database,
                 page: None,
                 db: None,
-                listing: Some(*listing),
+                listing: Some(listing),
                 root: true,
                 rec: ctx.record(&id),
                 db_title: None,
@@ -512,7 +513,7 @@ async fn backup_repo(
             let folder = expected_folder(&st, id, &page.title()).or_else(|| r.folder.clone()).unwrap_or_default();
             let mut t = repo::task_from_record(id, r, folder);
             t.title = page.title();
-            t.page = Some(page.clone());
+            t.page = Some(spill::Held::Memory(Box::new(page.clone())));
             initial.push(t);
         }
         for id in &recent.databases {
@@ -667,7 +668,7 @@ async fn workspace_tasks(
                 folder,
                 parent: None,
                 kind,
-                page,
+                page: page.map(|p| spill::Held::new(&engine.staging.path().join("rows"), p)),
                 db: None,
                 listing: None,
                 root: false,

@@ -18,6 +18,7 @@ use crate::state::NodeKind;
 use super::index::{self, Row};
 use super::plan;
 use super::repo::{Child, Prepared, RepoCtx, Task};
+use super::spill::Held;
 
 /// A database and its live rows.
 #[derive(Debug, Clone)]
@@ -92,8 +93,8 @@ pub(crate) async fn prepare(
             title: rtitle.clone(),
             kind: NodeKind::Page,
             folder: rfolder,
-            // Only rows to back up keep their page object (memory: thousands of rows).
-            page: needs.then(|| p.clone()),
+            // Set below, once the generated files no longer need the rows.
+            page: None,
             db: None,
             listing: None,
             needs,
@@ -153,6 +154,16 @@ pub(crate) async fn prepare(
         bytes.push(b'\n');
         writes.push(FileWrite { path: schema_path, content: Content::Bytes(bytes) });
     }
+    let data_sources = listing.data_sources.iter().map(|(d, _)| ids::normalize(&d.id)).collect();
+    let last_edited_time = db.last_edited_time.clone();
+    // Rows to back up keep their page object, on disk until their turn (memory: thousands of
+    // rows wait for hours at Notion's rate limit); the others are dropped here.
+    let spill_dir = engine.staging.path().join("rows");
+    for (child, p) in children.iter_mut().zip(listing.rows) {
+        if child.needs {
+            child.page = Some(Held::new(&spill_dir, p));
+        }
+    }
     let message = if root {
         format!("Update index ({})", engine.run_date)
     } else {
@@ -162,12 +173,12 @@ pub(crate) async fn prepare(
         kind: NodeKind::Database,
         message,
         title,
-        last_edited_time: db.last_edited_time.clone(),
+        last_edited_time,
         fetched_at,
         writes,
         keep,
         children,
-        data_sources: listing.data_sources.iter().map(|(d, _)| ids::normalize(&d.id)).collect(),
+        data_sources,
         media_names: Default::default(),
         warnings: Vec::new(),
         bytes_downloaded: 0,

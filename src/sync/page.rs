@@ -107,7 +107,7 @@ pub(crate) async fn prepare(ctx: &RepoCtx<'_>, task: &Task, page: Option<Page>) 
             kind,
             folder: cfolder,
             page: None,
-            db,
+            db: db.map(Box::new),
             listing: None,
             needs: false,
         });

@@ -15,11 +15,12 @@ use futures::stream::{FuturesUnordered, StreamExt};
 
 use crate::ids;
 use crate::notify::{DatabaseReport, PageFailure};
-use crate::notion::model::{Database, Page};
+use crate::notion::model::Database;
 use crate::sink::{ChangeSet, FileWrite, Plan, Sink};
 use crate::state::{ChildRef, NodeKind, PageRecord, State};
 
 use super::database::{self, Listing};
+use super::spill::Held;
 use super::{page, plan, Engine, StateSaver};
 
 /// A node to back up.
@@ -32,11 +33,11 @@ pub(crate) struct Task {
     pub parent: Option<String>,
     pub kind: NodeKind,
     /// The page object, when already known (rows of a listing, search results).
-    pub page: Option<Page>,
+    pub page: Option<Held>,
     /// The database object, when already known.
-    pub db: Option<Database>,
+    pub db: Option<Box<Database>>,
     /// The database listing, when already known (configured databases).
-    pub listing: Option<Listing>,
+    pub listing: Option<Box<Listing>>,
     /// The configured database at the repository root.
     pub root: bool,
     /// The node's record when it was scheduled.
@@ -51,9 +52,9 @@ pub(crate) struct Child {
     pub title: String,
     pub kind: NodeKind,
     pub folder: String,
-    pub page: Option<Page>,
-    pub db: Option<Database>,
-    pub listing: Option<Listing>,
+    pub page: Option<Held>,
+    pub db: Option<Box<Database>>,
+    pub listing: Option<Box<Listing>>,
     /// Back it up even if its record looks current (a row whose listing shows an edit).
     pub needs: bool,
 }
@@ -142,14 +143,14 @@ pub(crate) struct Planned {
 async fn prepare(ctx: &RepoCtx<'_>, task: &mut Task) -> Result<Prepared, String> {
     match task.kind {
         NodeKind::Page => {
-            let p = task.page.take();
+            let p = task.page.take().and_then(Held::take);
             page::prepare(ctx, task, p).await
         }
         NodeKind::Database => {
             let listing = match (task.listing.take(), task.db.take()) {
-                (Some(l), _) => Some(l),
+                (Some(l), _) => Some(*l),
                 (None, Some(db)) => Some(
-                    database::list_rows(&ctx.engine.notion, db, ctx.engine.keep_raw.clone())
+                    database::list_rows(&ctx.engine.notion, *db, ctx.engine.keep_raw.clone())
                         .await
                         .map_err(|e| e.to_string())?,
                 ),

@@ -459,6 +459,9 @@ impl Page {
 pub struct Properties(Vec<(String, PropertyValue)>);
 
 type PropertyEntry<'a> = (&'a String, &'a PropertyValue);
+/// Iterator over (name, value) in name order, like `BTreeMap::iter`.
+pub type PropertiesIter<'a> =
+    std::iter::Map<std::slice::Iter<'a, (String, PropertyValue)>, fn(&'a (String, PropertyValue)) -> PropertyEntry<'a>>;
 
 impl Properties {
     fn position(&self, name: &str) -> Result<usize, usize> {
@@ -480,10 +483,7 @@ impl Properties {
         }
     }
 
-    pub fn iter(
-        &self,
-    ) -> std::iter::Map<std::slice::Iter<'_, (String, PropertyValue)>, fn(&(String, PropertyValue)) -> PropertyEntry<'_>>
-    {
+    pub fn iter(&self) -> PropertiesIter<'_> {
         self.0.iter().map(|(k, v)| (k, v))
     }
 
@@ -517,10 +517,7 @@ impl std::ops::Index<&str> for Properties {
 
 impl<'a> IntoIterator for &'a Properties {
     type Item = PropertyEntry<'a>;
-    type IntoIter = std::iter::Map<
-        std::slice::Iter<'a, (String, PropertyValue)>,
-        fn(&(String, PropertyValue)) -> PropertyEntry<'_>,
-    >;
+    type IntoIter = PropertiesIter<'a>;
     fn into_iter(self) -> Self::IntoIter {
         self.iter()
     }
@@ -1292,5 +1289,36 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn properties_keep_name_order_and_map_semantics() {
+        let v = serde_json::json!({
+            "id": "p", "properties": {
+                "b": {"id": "1", "type": "checkbox", "checkbox": true},
+                "Name": {"id": "title", "type": "title", "title": []},
+                "a": {"id": "2", "type": "url", "url": null}
+            }
+        });
+        let mut p: Page = serde_json::from_value(v).unwrap();
+        assert_eq!(p.properties.keys().map(String::as_str).collect::<Vec<_>>(), ["Name", "a", "b"]);
+        assert_eq!(p.properties.len(), 3);
+        assert!(matches!(p.properties["b"].kind, PropertyKind::Checkbox(true)));
+        assert!(p.properties.get("c").is_none());
+        let old = p.properties.insert("b".into(), PropertyValue { id: None, kind: PropertyKind::Checkbox(false) });
+        assert!(matches!(old.map(|o| o.kind), Some(PropertyKind::Checkbox(true))));
+        p.properties.insert("0".into(), PropertyValue { id: None, kind: PropertyKind::Button });
+        let names: Vec<&str> = (&p.properties).into_iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, ["0", "Name", "a", "b"]);
+        let dup: Properties = [
+            ("x".to_string(), PropertyValue { id: None, kind: PropertyKind::Checkbox(true) }),
+            ("x".to_string(), PropertyValue { id: None, kind: PropertyKind::Checkbox(false) }),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(dup.len(), 1);
+        assert!(matches!(dup["x"].kind, PropertyKind::Checkbox(false)), "the last value wins, as in a map");
+        let none: Page = serde_json::from_value(serde_json::json!({"id": "p", "properties": null})).unwrap();
+        assert!(none.properties.is_empty());
     }
 }

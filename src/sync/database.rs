@@ -41,14 +41,17 @@ pub(crate) async fn list_rows(notion: &NotionClient, db: Database, keep_raw: Kee
     let mut data_sources = Vec::new();
     let mut seen = HashSet::new();
     for ds in &db.data_sources {
-        let found = notion.query_all_keeping(&ds.id, keep_raw.clone()).await?;
+        let mut found = notion.query_all_keeping(&ds.id, keep_raw.clone()).await?;
         data_sources.push((ds.clone(), found.len()));
-        for p in found {
-            if !p.is_trashed() && seen.insert(ids::normalize(&p.id)) {
-                rows.push(p);
-            }
+        found.retain(|p| !p.is_trashed() && seen.insert(ids::normalize(&p.id)));
+        // Moved, not copied: a listing of thousands of rows is held for the whole run.
+        if rows.is_empty() {
+            rows = found;
+        } else {
+            rows.append(&mut found);
         }
     }
+    rows.shrink_to_fit();
     Ok(Listing { db, data_sources, rows })
 }
 

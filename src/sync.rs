@@ -304,6 +304,9 @@ async fn run_locked(cfg: &Config, interrupt: &Interrupt, mut report: RunReport) 
     }
     let state = RwLock::new(state);
     let mut saver = StateSaver::new(cfg);
+    // Links into another repository name the branch that repository's backup goes to.
+    let repos: Vec<String> = cfg.databases.iter().map(|d| d.repo.clone()).chain(cfg.workspace_repo.clone()).collect();
+    let branches = if repos.len() > 1 { sinks::link_branches(cfg, &repos).await } else { HashMap::new() };
 
     for (db, listing) in cfg.databases.iter().zip(listings) {
         let t0 = Instant::now();
@@ -317,7 +320,7 @@ async fn run_locked(cfg: &Config, interrupt: &Interrupt, mut report: RunReport) 
             Ok(listing) => {
                 dr.pages_checked = listing.rows.len();
                 let roots = Roots::Database { id: ids::normalize(&db.notion_id), listing: Box::new(listing) };
-                let foreign = foreign_links(cfg, &locations, &db.repo);
+                let foreign = foreign_links(cfg, &locations, &branches, &db.repo);
                 if let Err(e) = backup_repo(&engine, db, roots, &changed, &foreign, &state, &mut saver, &mut dr).await {
                     tracing::error!(database = %db.label, "{e}");
                     dr.error = Some(e);
@@ -335,7 +338,7 @@ async fn run_locked(cfg: &Config, interrupt: &Interrupt, mut report: RunReport) 
         let t0 = Instant::now();
         let target = DatabaseConfig { index: 0, notion_id: String::new(), repo: ws.clone(), label: "Workspace".into() };
         let mut dr = DatabaseReport { label: target.label.clone(), repo: ws.clone(), ..Default::default() };
-        let foreign = foreign_links(cfg, &locations, ws);
+        let foreign = foreign_links(cfg, &locations, &branches, ws);
         let roots = Roots::Workspace { covered };
         if let Err(e) = backup_repo(&engine, &target, roots, &changed, &foreign, &state, &mut saver, &mut dr).await {
             tracing::error!(repository = %ws, "{e}");
@@ -710,14 +713,20 @@ struct PageRecordLite {
 fn foreign_links(
     cfg: &Config,
     locations: &HashMap<String, (String, String)>,
+    branches: &HashMap<String, String>,
     this_repo: &str,
 ) -> HashMap<String, String> {
     let crate::config::Destination::Gitea(g) = &cfg.destination else { return HashMap::new() };
-    let branch = g.branch.clone().unwrap_or_else(|| "main".into());
     locations
         .iter()
         .filter(|(_, (repo, _))| repo != this_repo)
         .map(|(id, (repo, folder))| {
+            let branch = branches.get(repo).map(String::as_str).unwrap_or("main");
+            let branch: String = branch
+                .split('/')
+                .map(|s| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>())
+                .collect::<Vec<_>>()
+                .join("/");
             let path: Vec<String> =
                 folder.split('/').map(|s| url::form_urlencoded::byte_serialize(s.as_bytes()).collect()).collect();
             (id.clone(), format!("{}/{}/{}/src/branch/{branch}/{}/index.md", g.base_url, g.owner, repo, path.join("/")))

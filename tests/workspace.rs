@@ -8,7 +8,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use common::fake_gitea::read_files;
+use common::fake_gitea::{self, read_files, FakeGitea};
 use common::fake_notion::{FakeNotion, World, DEFAULT_TOKEN};
 use common::fixtures::*;
 use notion_git_backup::config::{from_vars, Config, Overrides};
@@ -80,6 +80,10 @@ async fn workspace() -> Ws {
 }
 
 fn config(ws: &Ws) -> Config {
+    config_with(ws, &[])
+}
+
+fn config_with(ws: &Ws, extra: &[(&str, String)]) -> Config {
     let vars: BTreeMap<String, String> = [
         ("NOTION_TOKEN", DEFAULT_TOKEN.to_string()),
         ("NOTION_API_URL", ws.fake.base_url()),
@@ -90,6 +94,7 @@ fn config(ws: &Ws) -> Config {
         ("DB2_GIT_REPO", "people".into()),
     ]
     .into_iter()
+    .chain(extra.iter().cloned())
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     from_vars(&vars, ws.dir.path(), &Overrides::default()).unwrap()
@@ -317,4 +322,28 @@ async fn workspace_discovery_backs_up_everything_else_once() {
     let before = commits(&dir.path().join("notion-backup/everything"));
     assert_eq!(run_with(cfg, Interrupt::default()).await.0, ExitStatus::Success);
     assert_eq!(commits(&dir.path().join("notion-backup/everything")), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn links_into_another_gitea_repository_name_that_repositorys_branch() {
+    let ws = workspace().await;
+    let gitea = FakeGitea::start().await;
+    gitea.add_repo(fake_gitea::USER, "projects");
+    gitea.add_repo_with_default_branch(fake_gitea::USER, "people", "master");
+    let extra = [
+        ("GIT_BASE_URL", gitea.base_url.clone()),
+        ("GIT_TOKEN", fake_gitea::TOKEN.to_string()),
+        ("GIT_OWNER", fake_gitea::USER.to_string()),
+    ];
+    let (status, report) = run_with(config_with(&ws, &extra), Interrupt::default()).await;
+    assert_eq!(status, ExitStatus::Success, "{report:?}");
+    assert!(!gitea.files(fake_gitea::USER, "people", "master").is_empty(), "people is backed up to its default branch");
+    let projects = gitea.files(fake_gitea::USER, "projects", "main");
+    let md = String::from_utf8(projects["row-0/index.md"].clone()).unwrap();
+    let into_people = format!("{}/{}/people/src/branch/", gitea.base_url, fake_gitea::USER);
+    let links: Vec<&str> = md.match_indices(&into_people).map(|(i, _)| &md[i..]).collect();
+    assert!(!links.is_empty(), "Row 0 mentions a page of the People database:\n{md}");
+    for l in links {
+        assert!(l[into_people.len()..].starts_with("master/"), "link into people names its branch: {l}");
+    }
 }

@@ -209,6 +209,21 @@ impl GiteaSink {
         &self.branch
     }
 
+    /// The branch backups of this repository go to, for links into it from other repositories:
+    /// `GIT_BRANCH`, else the repository's default branch. `None` when the repository cannot be
+    /// read (it may not exist yet: it is then created with `main`).
+    pub async fn target_branch(&self) -> Option<String> {
+        if !self.branch.is_empty() {
+            return Some(self.branch.clone());
+        }
+        let resp = self.get(&self.repo_path(), "read the repository").await.ok()?;
+        if !resp.status.is_success() {
+            return None;
+        }
+        let info: RepoInfo = self.json(&resp, "read the repository").ok()?;
+        Some(if info.default_branch.is_empty() { "main".into() } else { info.default_branch })
+    }
+
     /// Head commit of the branch as last seen (`None` for an empty repository).
     pub fn head(&self) -> Option<&str> {
         self.head.as_deref()

@@ -123,6 +123,11 @@ impl FakeGitea {
         self.with(|s| new_repo(s, owner, repo, "main").bare)
     }
 
+    /// Create an empty bare repository `owner/repo` whose default branch is `branch`.
+    pub fn add_repo_with_default_branch(&self, owner: &str, repo: &str, branch: &str) -> PathBuf {
+        self.with(|s| new_repo(s, owner, repo, branch).bare)
+    }
+
     pub fn bare_path(&self, owner: &str, repo: &str) -> PathBuf {
         self.with(|s| s.repos[&key(owner, repo)].bare.clone())
     }

@@ -192,7 +192,7 @@ async fn check_gitea(cfg: &Config, g: &GiteaSettings, report: &mut CheckReport) 
 /// Server version (must be Gitea >= 1.20 or Forgejo) and the token's user.
 async fn gitea_server(g: &GiteaSettings) -> Result<String, String> {
     let base = g.base_url.trim().trim_end_matches('/').trim_end_matches("/api/v1").trim_end_matches("/api").to_string();
-    let shown = display_url(&base);
+    let shown = crate::sink::gitea::display_url(&base);
     let mut builder = reqwest::Client::builder()
         .user_agent(crate::user_agent())
         .connect_timeout(Duration::from_secs(10))
@@ -303,19 +303,6 @@ fn files_word(n: usize) -> &'static str {
         "file"
     } else {
         "files"
-    }
-}
-
-/// A URL without credentials or query string, for display.
-fn display_url(raw: &str) -> String {
-    match url::Url::parse(raw) {
-        Ok(mut u) => {
-            let _ = u.set_username("");
-            let _ = u.set_password(None);
-            u.set_query(None);
-            u.to_string().trim_end_matches('/').to_string()
-        }
-        Err(_) => "<invalid URL>".to_string(),
     }
 }
 

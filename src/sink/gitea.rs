@@ -884,8 +884,8 @@ fn truncate(s: &str, max: usize) -> String {
     format!("{}...", &s[..cut])
 }
 
-/// A URL without credentials or query string, for messages.
-fn display_url(raw: &str) -> String {
+/// A URL without credentials or query string, for messages (also used by `check`).
+pub(crate) fn display_url(raw: &str) -> String {
     match url::Url::parse(raw) {
         Ok(mut u) => {
             let _ = u.set_username("");
@@ -898,7 +898,7 @@ fn display_url(raw: &str) -> String {
 }
 
 /// Percent-encode a path segment (keeping `/` when `keep_slash`).
-fn enc(s: &str, keep_slash: bool) -> String {
+pub(crate) fn enc(s: &str, keep_slash: bool) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {

@@ -185,6 +185,11 @@ impl Engine<'_> {
         }
     }
 
+    /// Keep a page object until its node is prepared (on disk, in the run's staging folder).
+    pub fn hold(&self, page: Page) -> spill::Held {
+        spill::Held::new(&self.staging.path().join("rows"), page)
+    }
+
     pub fn set_title(&self, id: &str, title: &str) {
         self.titles.write().expect("titles lock").insert(ids::normalize(id), title.to_string());
     }
@@ -671,7 +676,7 @@ async fn workspace_tasks(
                 folder,
                 parent: None,
                 kind,
-                page: page.map(|p| spill::Held::new(&engine.staging.path().join("rows"), p)),
+                page: page.map(|p| engine.hold(p)),
                 db: None,
                 listing: None,
                 root: false,
@@ -716,20 +721,15 @@ fn foreign_links(
     branches: &HashMap<String, String>,
     this_repo: &str,
 ) -> HashMap<String, String> {
+    use crate::sink::gitea::enc;
     let crate::config::Destination::Gitea(g) = &cfg.destination else { return HashMap::new() };
     locations
         .iter()
         .filter(|(_, (repo, _))| repo != this_repo)
         .map(|(id, (repo, folder))| {
-            let branch = branches.get(repo).map(String::as_str).unwrap_or("main");
-            let branch: String = branch
-                .split('/')
-                .map(|s| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>())
-                .collect::<Vec<_>>()
-                .join("/");
-            let path: Vec<String> =
-                folder.split('/').map(|s| url::form_urlencoded::byte_serialize(s.as_bytes()).collect()).collect();
-            (id.clone(), format!("{}/{}/{}/src/branch/{branch}/{}/index.md", g.base_url, g.owner, repo, path.join("/")))
+            let branch = enc(branches.get(repo).map(String::as_str).unwrap_or("main"), true);
+            let folder = enc(folder, true);
+            (id.clone(), format!("{}/{}/{}/src/branch/{branch}/{folder}/index.md", g.base_url, g.owner, repo))
         })
         .collect()
 }

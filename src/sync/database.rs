@@ -18,7 +18,6 @@ use crate::state::NodeKind;
 use super::index::{self, Row};
 use super::plan;
 use super::repo::{Child, Prepared, RepoCtx, Task};
-use super::spill::Held;
 
 /// A database and its live rows.
 #[derive(Debug, Clone)]
@@ -161,10 +160,9 @@ pub(crate) async fn prepare(
     let last_edited_time = db.last_edited_time.clone();
     // Rows to back up keep their page object, on disk until their turn (memory: thousands of
     // rows wait for hours at Notion's rate limit); the others are dropped here.
-    let spill_dir = engine.staging.path().join("rows");
     for (child, p) in children.iter_mut().zip(listing.rows) {
         if child.needs {
-            child.page = Some(Held::new(&spill_dir, p));
+            child.page = Some(engine.hold(p));
         }
     }
     let message = if root {

@@ -28,6 +28,11 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub full_sync: bool,
 
+    /// Let this run remove more pages than DELETE_GUARD allows (after you checked that they really
+    /// were deleted in Notion).
+    #[arg(long, global = true)]
+    pub allow_mass_delete: bool,
+
     /// Path of the state file (overrides STATE_FILE; default: sync-state.json beside the .env file).
     #[arg(long = "state", value_name = "PATH", global = true)]
     pub state: Option<PathBuf>,
@@ -74,6 +79,7 @@ impl Cli {
             state_file: self.state.clone(),
             dry_run: self.dry_run,
             full_sync: self.full_sync,
+            allow_mass_delete: self.allow_mass_delete,
         }
     }
 

@@ -24,6 +24,8 @@ pub struct Overrides {
     pub state_file: Option<PathBuf>,
     pub dry_run: bool,
     pub full_sync: bool,
+    /// `--allow-mass-delete`: this run may remove more pages than DELETE_GUARD allows.
+    pub allow_mass_delete: bool,
 }
 
 #[derive(Clone)]
@@ -58,6 +60,17 @@ pub struct LocalSettings {
 pub enum Destination {
     Gitea(GiteaSettings),
     Local(LocalSettings),
+}
+
+/// How page properties are laid out in the front matter (FRONT_MATTER).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FrontMatterStyle {
+    /// Properties nested under `properties:` (the default: no key can clash with the tool's own).
+    #[default]
+    Nested,
+    /// Properties as top-level keys (Obsidian's Properties view, Dataview); a key that clashes
+    /// with one the tool writes gets a prefix.
+    Flat,
 }
 
 /// One `DB<n>_*` triple.
@@ -140,6 +153,22 @@ pub struct Config {
     pub workspace_repo: Option<String>,
     pub dry_run: bool,
     pub full_sync: bool,
+    /// DELETE_GUARD: a run that would remove more than this share (0.0-1.0) of a repository's
+    /// pages (and at least [`DELETE_GUARD_MIN_PAGES`]) removes none of them.
+    pub delete_guard: f64,
+    /// `--allow-mass-delete`: the guard is lifted for this run.
+    pub allow_mass_delete: bool,
+    /// VERIFY_DAYS: every recorded child page's `last_edited_time` is re-checked at least this
+    /// often (a slice per run), so an edit Notion's search missed is caught. 0 = never.
+    pub verify_days: u32,
+    /// MAX_RUN_MINUTES: the run stops starting new pages after this long (saving its state like an
+    /// interrupt; the next run goes on). `None` = no limit.
+    pub max_run: Option<std::time::Duration>,
+    /// DOWNLOAD_ALLOW_HOSTS: external download hosts (`host` or `host:port`, lowercase) allowed
+    /// even when they resolve to loopback, link-local or private addresses.
+    pub download_allow_hosts: Vec<String>,
+    /// FRONT_MATTER: `nested` (default) or `flat`.
+    pub front_matter: FrontMatterStyle,
     /// Non-fatal remarks (a `DB3_*` with no `DB2_*`, an unknown `DB<n>_` key, ...).
     pub warnings: Vec<String>,
 }
@@ -167,6 +196,12 @@ impl fmt::Debug for Config {
             .field("workspace_repo", &self.workspace_repo)
             .field("dry_run", &self.dry_run)
             .field("full_sync", &self.full_sync)
+            .field("delete_guard", &self.delete_guard)
+            .field("allow_mass_delete", &self.allow_mass_delete)
+            .field("verify_days", &self.verify_days)
+            .field("max_run", &self.max_run)
+            .field("download_allow_hosts", &self.download_allow_hosts)
+            .field("front_matter", &self.front_matter)
             .field("warnings", &self.warnings)
             .finish()
     }
@@ -470,6 +505,24 @@ pub fn from_vars(vars: &BTreeMap<String, String>, base_dir: &Path, ov: &Override
     let keep_deleted = r.bool("KEEP_DELETED", false);
     let page_concurrency = r.number("PAGE_CONCURRENCY", 4usize, 1, 32);
     let backup_comments = r.bool("BACKUP_COMMENTS", false);
+    let delete_guard = read_percent(&mut r, "DELETE_GUARD", 20.0) / 100.0;
+    let verify_days = r.number("VERIFY_DAYS", 7u32, 0, 3650);
+    let max_run = match r.number("MAX_RUN_MINUTES", DEFAULT_MAX_RUN_MINUTES, 0, 100_000) {
+        0 => None,
+        m => Some(std::time::Duration::from_secs(m * 60)),
+    };
+    let download_allow_hosts = read_host_list(&mut r, "DOWNLOAD_ALLOW_HOSTS");
+    let front_matter = match r.get("FRONT_MATTER").map(|v| v.to_ascii_lowercase()) {
+        None => FrontMatterStyle::Nested,
+        Some(v) if v == "nested" => FrontMatterStyle::Nested,
+        Some(v) if v == "flat" => FrontMatterStyle::Flat,
+        Some(v) => {
+            r.problems.push(format!(
+                "FRONT_MATTER={v} is not a front-matter layout: use nested (properties under `properties:`, the default) or flat (top-level keys, for Obsidian)"
+            ));
+            FrontMatterStyle::Nested
+        }
+    };
     let workspace_repo = match r.get("WORKSPACE_REPO") {
         Some(name) if !valid_repo_name(&name) => {
             r.problems.push(format!(
@@ -514,8 +567,52 @@ pub fn from_vars(vars: &BTreeMap<String, String>, base_dir: &Path, ov: &Override
         workspace_repo,
         dry_run: ov.dry_run,
         full_sync: ov.full_sync,
+        delete_guard,
+        allow_mass_delete: ov.allow_mass_delete,
+        verify_days,
+        max_run,
+        download_allow_hosts,
+        front_matter,
         warnings,
     })
+}
+
+/// Pages a run may always remove from a repository, whatever DELETE_GUARD says.
+pub const DELETE_GUARD_MIN_PAGES: usize = 5;
+
+/// Default of MAX_RUN_MINUTES: 12 hours (a first backup of tens of thousands of pages goes on
+/// in the next run).
+pub const DEFAULT_MAX_RUN_MINUTES: u64 = 720;
+
+/// A percentage, `20` or `20%`, from 0 to 100.
+fn read_percent(r: &mut Reader, key: &str, default: f64) -> f64 {
+    let Some(v) = r.get(key) else { return default };
+    match v.trim_end_matches('%').trim().parse::<f64>() {
+        Ok(n) if (0.0..=100.0).contains(&n) => n,
+        _ => {
+            r.problems.push(format!("{key}={v} is not a percentage from 0 to 100 (default {default}%)"));
+            default
+        }
+    }
+}
+
+/// `host[:port]` entries separated by commas or spaces, lowercased.
+fn read_host_list(r: &mut Reader, key: &str) -> Vec<String> {
+    let Some(v) = r.get(key) else { return Vec::new() };
+    let mut out = Vec::new();
+    for item in v.split([',', ' ']).map(str::trim).filter(|s| !s.is_empty()) {
+        let ok = url::Url::parse(&format!("http://{item}/")).ok().is_some_and(|u| {
+            u.host_str().is_some() && u.path() == "/" && u.username().is_empty() && u.query().is_none()
+        });
+        if ok {
+            out.push(item.to_ascii_lowercase());
+        } else {
+            r.problems.push(format!(
+                "{key}: {item:?} is not a host name or host:port (e.g. wiki.intranet or 10.0.0.5:8080)"
+            ));
+        }
+    }
+    out
 }
 
 fn is_api_version(v: &str) -> bool {

@@ -607,9 +607,8 @@ fn read_host_list(r: &mut Reader, key: &str) -> Vec<String> {
         if ok {
             out.push(item.to_ascii_lowercase());
         } else {
-            r.problems.push(format!(
-                "{key}: {item:?} is not a host name or host:port (e.g. wiki.intranet or 10.0.0.5:8080)"
-            ));
+            r.problems
+                .push(format!("{key}: {item:?} is not a host name or host:port (e.g. wiki.intranet or 10.0.0.5:8080)"));
         }
     }
     out

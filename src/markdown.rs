@@ -15,8 +15,11 @@ use crate::ids;
 use crate::notion::model::{Block, Page, PropertyKind, RichText};
 
 mod blocks;
+pub mod comments;
+pub mod database;
 pub mod front_matter;
 pub mod inline;
+pub mod page_json;
 
 pub use front_matter::{property_to_plain, property_to_plain_named, yaml_str};
 pub use inline::{rich_text_to_html, rich_text_to_markdown, rich_text_to_plain};

@@ -13,8 +13,6 @@
 //!   previous run) without re-reading the pages above it.
 
 pub mod database;
-pub mod index;
-pub mod json;
 pub mod page;
 pub mod plan;
 pub mod repo;
@@ -535,7 +533,7 @@ async fn backup_repo(
     let mut planned = repo::Planned::default();
     repo::run(&ctx, sink.as_mut(), initial, dr, saver, &mut planned).await;
     if !workspace_roots.is_empty() && !engine.interrupt.is_set() {
-        let readme = index::render_workspace_index(&target.label, &workspace_roots);
+        let readme = crate::markdown::database::render_workspace_index(&target.label, &workspace_roots);
         let change = ChangeSet {
             message: format!("Update index ({})", engine.run_date),
             writes: vec![FileWrite { path: "README.md".into(), content: Content::Bytes(readme.into_bytes()) }],

@@ -15,9 +15,9 @@ use crate::notion::{NotionClient, NotionError};
 use crate::sink::{Content, FileWrite};
 use crate::state::NodeKind;
 
-use super::index::{self, Row};
 use super::plan;
 use super::repo::{Child, Prepared, RepoCtx, Task};
+use crate::markdown::database::{self as index, Row};
 
 /// A database and its live rows.
 #[derive(Debug, Clone)]

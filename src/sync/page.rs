@@ -16,8 +16,9 @@ use crate::sink::{Content, FileWrite};
 use crate::state::NodeKind;
 use crate::{ids, paths};
 
+use super::plan;
 use super::repo::{Child, Prepared, RepoCtx, Task};
-use super::{json, plan};
+use crate::markdown::page_json as json;
 
 /// Re-reads blocks and pages for fresh signed file URLs.
 pub(crate) struct NotionOwners(pub NotionClient);
@@ -157,7 +158,7 @@ pub(crate) async fn prepare(ctx: &RepoCtx<'_>, task: &Task, page: Option<Page>) 
         markdown::render_page(&page, &tree.blocks, &rctx)
     };
     if let Some(c) = &comments {
-        index_md.push_str(&render_comments(c, users));
+        index_md.push_str(&markdown::comments::render_comments(c, users));
     }
 
     // page.json: signed URLs replaced by the local files.
@@ -249,28 +250,4 @@ async fn fetch_comments(notion: &NotionClient, page_id: &str, blocks: &[Block]) 
         }
     }
     Ok(all)
-}
-
-fn render_comments(comments: &[Value], users: &HashMap<String, String>) -> String {
-    if comments.is_empty() {
-        return String::new();
-    }
-    let mut out = String::from("\n## Comments\n\n");
-    for c in comments {
-        let author = c
-            .pointer("/created_by/id")
-            .and_then(Value::as_str)
-            .map(|id| users.get(&ids::normalize(id)).cloned().unwrap_or_else(|| id.to_string()))
-            .or_else(|| c.pointer("/display_name/resolved_name").and_then(Value::as_str).map(str::to_string))
-            .unwrap_or_else(|| "unknown".into());
-        let when = c.get("created_time").and_then(Value::as_str).unwrap_or("");
-        let text: String = c
-            .get("rich_text")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|r| r.get("plain_text").and_then(Value::as_str)).collect())
-            .unwrap_or_default();
-        let text = markdown::inline::escape_html(&text).replace('\n', " ");
-        out.push_str(&format!("- **{}** ({when}): {text}\n", markdown::inline::escape_html(&author)));
-    }
-    out
 }

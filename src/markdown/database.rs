@@ -3,11 +3,11 @@
 //! `database.csv` with every property of every page as readable text. Both deterministic, so they
 //! are committed only when they change.
 
-use crate::markdown::{self, RenderContext};
+use super::{self as markdown, RenderContext};
 use crate::notion::model::{Page, PropertyKind};
 
 /// A row of a database as the index and the CSV see it.
-pub(crate) struct Row<'a> {
+pub struct Row<'a> {
     pub page: &'a Page,
     pub title: &'a str,
     /// Folder of the row relative to the database folder.
@@ -51,7 +51,7 @@ fn sorted<'a>(rows: &'a [Row<'a>]) -> Vec<&'a Row<'a>> {
     v
 }
 
-pub(crate) fn render_index(db_title: &str, label: &str, rows: &[Row<'_>]) -> String {
+pub fn render_index(db_title: &str, label: &str, rows: &[Row<'_>]) -> String {
     let mut columns: Vec<String> = Vec::new();
     for r in rows {
         for (name, v) in &r.page.properties {
@@ -91,7 +91,7 @@ pub(crate) fn render_index(db_title: &str, label: &str, rows: &[Row<'_>]) -> Str
 }
 
 /// `README.md` of the workspace repository: its top-level pages and databases.
-pub(crate) fn render_workspace_index(label: &str, roots: &[(String, String, String)]) -> String {
+pub fn render_workspace_index(label: &str, roots: &[(String, String, String)]) -> String {
     let mut sorted: Vec<&(String, String, String)> = roots.iter().collect();
     sorted.sort_by(|a, b| a.1.to_lowercase().cmp(&b.1.to_lowercase()).then(a.0.cmp(&b.0)));
     let mut out = format!(
@@ -117,7 +117,7 @@ fn csv_field(s: &str) -> String {
 
 /// `database.csv`: one row per page, every property as readable text (title first, then by
 /// name), then `notion_id`, `last_edited_time` and the relative `path` of the page's backup.
-pub(crate) fn render_csv(rows: &[Row<'_>], ctx: &RenderContext) -> String {
+pub fn render_csv(rows: &[Row<'_>], ctx: &RenderContext) -> String {
     let mut props: Vec<String> = Vec::new();
     let mut title_prop: Option<String> = None;
     for r in rows {

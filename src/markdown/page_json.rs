@@ -11,7 +11,7 @@ use crate::notion::model::{Block, Page};
 
 /// Build `page.json`. `local` maps a file URL as served to the path (relative to the page folder)
 /// of the downloaded file.
-pub(crate) fn page_json(
+pub fn page_json(
     page: &Page,
     blocks: &[Block],
     local: &HashMap<String, String>,

@@ -9,7 +9,8 @@
 //! not read files, the clock or the network, and must not write any URL it was not handed
 //! (signed Notion file URLs in particular).
 
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
 
 use crate::ids;
 use crate::notion::model::{Block, Page, PropertyKind, RichText};
@@ -36,6 +37,33 @@ pub enum MediaKey {
     Cover,
     /// Entry `index` of the `files` property named `name`.
     Property { name: String, index: usize },
+}
+
+impl MediaKey {
+    /// Stable text form, for the state file: `block:<id>`, `icon`, `cover`, `property:<index>:<name>`.
+    pub fn to_state_key(&self) -> String {
+        match self {
+            MediaKey::Block(id) => format!("block:{}", ids::normalize(id)),
+            MediaKey::Icon => "icon".into(),
+            MediaKey::Cover => "cover".into(),
+            MediaKey::Property { name, index } => format!("property:{index}:{name}"),
+        }
+    }
+
+    /// The key written by [`MediaKey::to_state_key`] (block ids come back normalized).
+    pub fn from_state_key(s: &str) -> Option<MediaKey> {
+        match s {
+            "icon" => Some(MediaKey::Icon),
+            "cover" => Some(MediaKey::Cover),
+            _ => {
+                if let Some(id) = s.strip_prefix("block:") {
+                    return Some(MediaKey::Block(id.to_string()));
+                }
+                let (index, name) = s.strip_prefix("property:")?.split_once(':')?;
+                Some(MediaKey::Property { name: name.to_string(), index: index.parse().ok()? })
+            }
+        }
+    }
 }
 
 /// A file stored in the page folder by the media step.
@@ -68,6 +96,10 @@ pub struct RenderContext<'a> {
     pub users: Option<&'a HashMap<String, String>>,
     /// Normalized page id -> title, for relation values.
     pub titles: Option<&'a HashMap<String, String>>,
+    /// Collects the normalized id of every page or database the output refers to (mention,
+    /// `link_to_page`, relation, child page/database) that `links` did not resolve, so the engine
+    /// can render the page again once the target's backup is known.
+    pub unresolved: Option<&'a RefCell<BTreeSet<String>>>,
 }
 
 impl<'a> RenderContext<'a> {
@@ -77,8 +109,15 @@ impl<'a> RenderContext<'a> {
     }
 
     /// Relative link to the backup of page/database `id` (any id form).
+    /// An id without a link is noted in `unresolved`.
     pub fn link(&self, id: &str) -> Option<std::borrow::Cow<'a, str>> {
-        let l = self.links?.get(&ids::normalize(id))?;
+        let found = self.links.and_then(|l| l.get(&ids::normalize(id)));
+        let Some(l) = found else {
+            if let Some(u) = self.unresolved {
+                u.borrow_mut().insert(ids::normalize(id));
+            }
+            return None;
+        };
         if self.link_prefix.is_empty() || l.contains("://") {
             Some(std::borrow::Cow::Borrowed(l.as_str()))
         } else {
@@ -128,4 +167,37 @@ pub fn render_page(page: &Page, blocks: &[Block], ctx: &RenderContext) -> String
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod key_tests {
+    use super::*;
+
+    #[test]
+    fn media_keys_round_trip_through_their_state_form() {
+        let keys = [
+            MediaKey::Block("0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0".into()),
+            MediaKey::Icon,
+            MediaKey::Cover,
+            MediaKey::Property { name: "Files: a:b".into(), index: 3 },
+        ];
+        for k in keys {
+            let back = MediaKey::from_state_key(&k.to_state_key()).unwrap();
+            match (&k, &back) {
+                (MediaKey::Block(a), MediaKey::Block(b)) => assert_eq!(ids::normalize(a), *b),
+                _ => assert_eq!(k, back),
+            }
+        }
+        assert_eq!(MediaKey::from_state_key("property:x:name"), None);
+    }
+
+    #[test]
+    fn an_unresolved_link_is_collected() {
+        let links: HashMap<String, String> = [("a".repeat(32), "a/index.md".to_string())].into();
+        let seen = RefCell::new(BTreeSet::new());
+        let ctx = RenderContext { links: Some(&links), unresolved: Some(&seen), ..Default::default() };
+        assert!(ctx.link(&"a".repeat(32)).is_some());
+        assert!(ctx.link(&"b".repeat(32)).is_none());
+        assert_eq!(seen.into_inner(), BTreeSet::from(["b".repeat(32)]));
+    }
 }

@@ -36,6 +36,7 @@ impl Fixture {
             users: Some(&self.users),
             titles: Some(&self.titles),
             link_prefix: "",
+            unresolved: None,
         }
     }
 

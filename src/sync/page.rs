@@ -154,6 +154,7 @@ pub(crate) async fn prepare(ctx: &RepoCtx<'_>, task: &Task, page: Option<Page>) 
             link_prefix: &prefix,
             users: Some(users),
             titles: Some(&titles),
+            unresolved: None,
         };
         markdown::render_page(&page, &tree.blocks, &rctx)
     };

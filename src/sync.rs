@@ -49,6 +49,9 @@ pub enum ExitStatus {
     PartialFailure = 1,
     /// The run could not start: configuration, authentication, lock.
     Fatal = 2,
+    /// Stopped by SIGINT/SIGTERM: the page in flight was finished and the state saved; the next
+    /// run goes on (128 + SIGINT, as shells report it).
+    Interrupted = 130,
 }
 
 impl ExitStatus {
@@ -133,7 +136,7 @@ pub async fn run_with(cfg: Config, interrupt: Interrupt) -> (ExitStatus, RunRepo
         Err(msg) => fatal(report, msg),
     };
     report.finished_at = chrono::Utc::now();
-    let status = if interrupt.is_set() && status == ExitStatus::Success { ExitStatus::PartialFailure } else { status };
+    let status = if interrupt.is_set() && status != ExitStatus::Fatal { ExitStatus::Interrupted } else { status };
     let _ = notifier.run_finished(&report).await;
     (status, report)
 }

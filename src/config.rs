@@ -1,14 +1,16 @@
 //! Configuration: the `.env` file plus the environment become one plain, validated [`Config`].
 //!
 //! Two stages: the command line ([`crate::cli`]) gives [`Overrides`]; [`load`] reads the `.env`
-//! file with dotenvy (variables already set in the environment win), and [`from_vars`] validates
-//! everything in one place and reports EVERY problem at once, each naming the key and the fix.
-//! A `.env` written for the Python script `notion-gitea-backup.py` works unchanged. Nothing here
+//! file with [`dotenv`] (exactly as the Python script reads it; variables already set in the
+//! environment win), and [`from_vars`] validates everything in one place and reports EVERY
+//! problem at once, each naming the key and the fix. A `.env` written for the Python script `notion-gitea-backup.py` works unchanged. Nothing here
 //! imports clap, and no message ever contains a secret value.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+
+pub mod dotenv;
 
 use crate::ids;
 use crate::notion::client::{DEFAULT_API_URL, DEFAULT_VERSION};
@@ -252,57 +254,65 @@ impl std::error::Error for ConfigError {}
 pub fn load(ov: &Overrides) -> Result<Config, ConfigError> {
     let mut vars: BTreeMap<String, String> = BTreeMap::new();
     let mut pre = Vec::new();
-    match dotenvy::from_path_iter(&ov.env_path) {
-        Ok(iter) => {
-            for item in iter {
-                match item {
-                    Ok((k, v)) => {
-                        vars.insert(k, v);
-                    }
-                    Err(e) => {
-                        pre.push(format!("{}: cannot be read: {}", ov.env_path.display(), describe_dotenv_error(&e)))
-                    }
+    let mut file_warnings = Vec::new();
+    let mut default_file_missing = false;
+    match dotenv::read(&ov.env_path) {
+        Ok(file) => {
+            for issue in &file.issues {
+                let msg = format!("{}: {issue}", ov.env_path.display());
+                if issue.is_error() {
+                    pre.push(msg);
+                } else {
+                    file_warnings.push(msg);
                 }
             }
+            vars.extend(file.vars);
         }
-        Err(e) if is_not_found(&e) => {
-            if ov.env_path_explicit {
-                pre.push(format!(
-                    "{}: file not found (given with --env); fix the path, or drop --env to use the environment only",
-                    ov.env_path.display()
-                ));
-            }
-        }
-        Err(e) => pre.push(format!("{}: cannot be read: {}", ov.env_path.display(), describe_dotenv_error(&e))),
+        Err(dotenv::DotenvError::NotFound { .. }) if ov.env_path_explicit => pre.push(format!(
+            "{}: file not found (given with --env); fix the path, or drop --env to use the environment only",
+            ov.env_path.display()
+        )),
+        Err(dotenv::DotenvError::NotFound { .. }) => default_file_missing = true,
+        Err(e) => pre.push(e.to_string()),
     }
     // The environment wins over the file.
     for (k, v) in std::env::vars() {
         vars.insert(k, v);
     }
     let base_dir = env_dir(&ov.env_path);
-    match from_vars(&vars, &base_dir, ov) {
-        Ok(c) if pre.is_empty() => Ok(c),
-        Ok(c) => Err(ConfigError { problems: pre, warnings: c.warnings }),
+    let mut result = from_vars(&vars, &base_dir, ov);
+    if default_file_missing {
+        if let Err(e) = &mut result {
+            // Cron starts jobs in the home folder: say which file was looked for.
+            let looked_for = std::path::absolute(&ov.env_path).unwrap_or_else(|_| ov.env_path.clone());
+            for p in e.problems.iter_mut().filter(|p| **p == token_missing()) {
+                *p = format!(
+                    "NOTION_TOKEN is missing, and no settings file was read: {} does not exist (without --env, the .env in the current folder is read; cron starts jobs in your home folder). Pass --env /path/to/.env, or set NOTION_TOKEN in the environment",
+                    looked_for.display()
+                );
+            }
+        }
+    }
+    match result {
+        Ok(mut c) if pre.is_empty() => {
+            file_warnings.append(&mut c.warnings);
+            c.warnings = file_warnings;
+            Ok(c)
+        }
+        Ok(mut c) => {
+            file_warnings.append(&mut c.warnings);
+            Err(ConfigError { problems: pre, warnings: file_warnings })
+        }
         Err(mut e) => {
             pre.append(&mut e.problems);
-            e.problems = pre;
-            Err(e)
+            file_warnings.append(&mut e.warnings);
+            Err(ConfigError { problems: pre, warnings: file_warnings })
         }
     }
 }
 
-fn is_not_found(e: &dotenvy::Error) -> bool {
-    matches!(e, dotenvy::Error::Io(io) if io.kind() == std::io::ErrorKind::NotFound)
-}
-
-fn describe_dotenv_error(e: &dotenvy::Error) -> String {
-    match e {
-        // The line parse error carries the line's text, which may hold a secret: show the position only.
-        dotenvy::Error::LineParse(_, idx) => format!("syntax error at character {idx} of a line (expected KEY=value)"),
-        dotenvy::Error::Io(io) => io.to_string(),
-        dotenvy::Error::EnvVar(v) => v.to_string(),
-        _ => "unreadable".to_string(),
-    }
+fn token_missing() -> String {
+    "NOTION_TOKEN is missing: create an integration at https://www.notion.so/profile/integrations, copy its secret (ntn_... or secret_...) into NOTION_TOKEN, and share each database with it (••• -> Connections)".to_string()
 }
 
 /// The folder relative paths resolve against: the `.env` file's folder (absolute), so cron's
@@ -397,10 +407,7 @@ pub fn from_vars(vars: &BTreeMap<String, String>, base_dir: &Path, ov: &Override
 
     // --- Notion
     let token = r.get("NOTION_TOKEN").unwrap_or_else(|| {
-        r.problems.push(
-            "NOTION_TOKEN is missing: create an integration at https://www.notion.so/profile/integrations, copy its secret (ntn_... or secret_...) into NOTION_TOKEN, and share each database with it (••• -> Connections)"
-                .into(),
-        );
+        r.problems.push(token_missing());
         String::new()
     });
     let api_url = r.url("NOTION_API_URL", false).unwrap_or_else(|| DEFAULT_API_URL.to_string());
@@ -653,6 +660,7 @@ fn read_databases(r: &mut Reader, warnings: &mut Vec<String>) -> Vec<DatabaseCon
     }
     let mut out = Vec::new();
     let mut expected = 1u32;
+    let any_set = by_n.values().any(|t| t.id.is_some() || t.repo.is_some() || t.label.is_some());
     for (n, t) in by_n {
         if t.id.is_none() && t.repo.is_none() && t.label.is_none() {
             continue;
@@ -665,7 +673,23 @@ fn read_databases(r: &mut Reader, warnings: &mut Vec<String>) -> Vec<DatabaseCon
         expected = n + 1;
         let id = match &t.id {
             None => {
-                r.problems.push(format!("DB{n}_NOTION_ID is missing (DB{n}_GIT_REPO/DB{n}_LABEL are set): paste the database's link or id from Notion (••• -> Copy link)"));
+                // One message for the whole triple (a copied .env.example with only the token
+                // filled in lands here), never a second one contradicting it.
+                let set: Vec<String> = [("GIT_REPO", &t.repo), ("LABEL", &t.label)]
+                    .into_iter()
+                    .filter_map(|(f, v)| v.as_ref().map(|v| format!("DB{n}_{f}={v}")))
+                    .collect();
+                let also_repo = if t.repo.is_none() { format!(" and DB{n}_GIT_REPO are") } else { " is".into() };
+                let name_repo = if t.repo.is_none() {
+                    format!(", and name its repository in DB{n}_GIT_REPO")
+                } else {
+                    String::new()
+                };
+                r.problems.push(format!(
+                    "DB{n}_NOTION_ID{also_repo} empty, but {} {} set: paste the database's link or id from Notion (open the database -> ••• -> Copy link) into DB{n}_NOTION_ID{name_repo}; or, to back up everything the token can see instead, delete or comment out the DB{n}_* lines",
+                    set.join(" and "),
+                    if set.len() == 1 { "is" } else { "are" }
+                ));
                 None
             }
             Some(raw) => match ids::parse_user_id(raw) {
@@ -677,6 +701,7 @@ fn read_databases(r: &mut Reader, warnings: &mut Vec<String>) -> Vec<DatabaseCon
             },
         };
         let repo = match &t.repo {
+            None if t.id.is_none() => None,
             None => {
                 r.problems.push(format!("DB{n}_GIT_REPO is missing (DB{n}_NOTION_ID is set): name the repository to back this database up into, e.g. DB{n}_GIT_REPO=notion-notes"));
                 None
@@ -709,7 +734,9 @@ fn read_databases(r: &mut Reader, warnings: &mut Vec<String>) -> Vec<DatabaseCon
             }
         }
     }
-    if out.is_empty() && r.get("WORKSPACE_REPO").is_none() {
+    // Only when no DB<n>_* is set at all: a half-filled DB1_* is a mistake to fix (reported
+    // above), not a request to back up the whole workspace.
+    if out.is_empty() && !any_set && r.get("WORKSPACE_REPO").is_none() {
         warnings.push("no DB<n>_* database configured: backing up everything the token can see into the repository notion-workspace (set WORKSPACE_REPO to name it, or DB1_NOTION_ID/DB1_GIT_REPO to back up one database)".into());
     }
     out
@@ -814,6 +841,38 @@ mod tests {
         let c = from_vars(&v, Path::new("/x"), &Overrides::default()).unwrap();
         assert_eq!(c.databases.len(), 25);
         assert_eq!(c.databases.iter().map(|d| d.index).collect::<Vec<_>>(), (1..=25).collect::<Vec<_>>());
+    }
+
+    /// Regression: `.env.example` copied with only the token filled in gave two contradicting
+    /// messages (`DB1_NOTION_ID is missing` and "no DB<n>_* configured: backing up everything").
+    #[test]
+    fn copied_env_example_with_only_the_token_gives_one_message() {
+        let e = from_vars(
+            &vars(&[
+                ("NOTION_TOKEN", "t"),
+                ("DB1_NOTION_ID", ""),
+                ("DB1_GIT_REPO", "notion-notes"),
+                ("DB1_LABEL", "Notes"),
+            ]),
+            Path::new("/etc/nb"),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert_eq!(e.problems.len(), 1, "{e}");
+        assert!(
+            e.problems[0]
+                .starts_with("DB1_NOTION_ID is empty, but DB1_GIT_REPO=notion-notes and DB1_LABEL=Notes are set"),
+            "{e}"
+        );
+        assert!(e.warnings.is_empty(), "no warning may say the whole workspace is backed up: {e}");
+        // Only a label: still one message, naming both settings to fill in.
+        let p = problems(&[("NOTION_TOKEN", "t"), ("DB1_LABEL", "Notes")]);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].starts_with("DB1_NOTION_ID and DB1_GIT_REPO are empty, but DB1_LABEL=Notes is set"), "{p:?}");
+        // Nothing set at all is the documented workspace mode, with its warning.
+        let c = ok(&[("NOTION_TOKEN", "t"), ("DB1_NOTION_ID", ""), ("DB1_GIT_REPO", ""), ("DB1_LABEL", "")]);
+        assert_eq!(c.workspace_repo.as_deref(), Some("notion-workspace"));
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
     }
 
     #[test]

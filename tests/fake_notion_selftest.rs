@@ -8,7 +8,9 @@ mod common;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use common::fake_notion::{dashed, norm, FakeNotion, RateLimit, Stats, World, BOT_ID, VERSION_2025, VERSION_2026};
+use common::fake_notion::{
+    dashed, norm, FakeNotion, RateLimit, SearchLag, Stats, World, BOT_ID, VERSION_2025, VERSION_2026,
+};
 use common::fixtures::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -576,4 +578,344 @@ fn max_in_window_counts_the_busiest_second() {
     assert_eq!(stats.max_in_window(Duration::from_secs(1)), 4); // 100, 900, 1000, 1050
     assert_eq!(stats.max_in_window(Duration::from_millis(10)), 1);
     assert_eq!(Stats::default().max_in_window(Duration::from_secs(1)), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The fake says no where Notion says no
+// ---------------------------------------------------------------------------------------------
+
+impl Api {
+    /// A request with exactly these headers and body bytes (no JSON helper).
+    async fn raw(&self, method: Method, path: &str, content_type: Option<&str>, body: &str) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.fake.base_url()))
+            .bearer_auth("secret_test_token")
+            .header("Notion-Version", self.version);
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        if !body.is_empty() {
+            req = req.body(body.to_string());
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        (status, serde_json::from_str(&resp.text().await.unwrap()).unwrap_or(Value::Null))
+    }
+}
+
+/// `(status, code, message)` of an answer.
+fn refusal(r: (StatusCode, Value)) -> (u16, String, String) {
+    let (s, v) = r;
+    (s.as_u16(), v["code"].as_str().unwrap_or("").to_string(), v["message"].as_str().unwrap_or("").to_string())
+}
+
+fn validation(message: &str) -> (u16, String, String) {
+    (400, "validation_error".to_string(), message.to_string())
+}
+
+/// Regression for the fake: its property route accepted the raw id, its decoded form and the
+/// double-encoded form, so a client that encoded property ids twice passed every test and failed
+/// against Notion (404 for every page with a property of more than 25 items).
+#[tokio::test]
+async fn property_route_takes_the_id_exactly_as_notion_returned_it() {
+    let mut world = World::new();
+    let targets: Vec<String> = (0..3).map(|_| world.next_id()).collect();
+    let page_id = world.next_id();
+    world.insert_page(page(
+        &page_id,
+        parent_workspace(),
+        "Hub",
+        vec![("Links", p_relation(&targets)), ("Score", p_number(Some(1.0)))],
+    ));
+    world.page_mut(&page_id).unwrap()["properties"]["Links"]["id"] = json!("cg%7D~");
+    let score = world.page(&page_id).unwrap()["properties"]["Score"]["id"].as_str().unwrap().to_string();
+    assert!(score.contains("%3A"), "{score}");
+    let api = Api::new(world).await;
+    let prop = |id: &str| format!("/pages/{page_id}/properties/{id}");
+
+    for accepted in ["cg%7D~", "cg%7d~", "cg%7D%7E"] {
+        let (s, v) = api.get(&prop(accepted)).await;
+        assert_eq!(s, 200, "{accepted}: {v}");
+        assert_eq!(v["results"].as_array().unwrap().len(), 3);
+        assert_eq!(v["property_item"]["id"], "cg%7D~");
+    }
+    assert_eq!(
+        refusal(api.get(&prop("cg%257D%7E")).await),
+        (404, "object_not_found".into(), "Could not find property with ID: cg%257D%7E.".into()),
+        "double-encoded"
+    );
+    // The decoded form (`%3A` -> `:`), where it differs from what Notion returned.
+    let decoded = score.replace("%3A", ":");
+    assert_eq!(refusal(api.get(&prop(&decoded)).await).0, 404, "decoded {decoded}");
+    assert_eq!(refusal(api.get(&prop(&score.replace("%3A", "%253A"))).await).0, 404);
+    let (s, v) = api.get(&prop(&score)).await;
+    assert_eq!((s.as_u16(), v["number"].as_f64()), (200, Some(1.0)));
+}
+
+#[tokio::test]
+async fn request_validation_says_no_like_notion() {
+    let mut world = World::new();
+    let db = add_database(&mut world, "Tasks", 3);
+    let page_id = add_page(&mut world, parent_workspace(), "Page");
+    world.set_children(&page_id, (0..3).map(|i| paragraph(&format!("p{i}"))).collect());
+    let api = Api::new(world).await;
+    let children = format!("/blocks/{page_id}/children");
+    let query = format!("/data_sources/{}/query", db.data_source_id);
+
+    // page_size in a query string: a number from 1 to 100.
+    assert_eq!(
+        refusal(api.get(&format!("{children}?page_size=101")).await),
+        validation("query failed validation: query.page_size should be ≤ `100`, instead was `101`.")
+    );
+    assert_eq!(
+        refusal(api.get(&format!("{children}?page_size=0")).await),
+        validation("query failed validation: query.page_size should be ≥ `1`, instead was `0`.")
+    );
+    assert_eq!(
+        refusal(api.get(&format!("{children}?page_size=ten")).await),
+        validation("query failed validation: query.page_size should be a number, instead was `\"ten\"`.")
+    );
+    // page_size in a body: a JSON number (Notion's own message for a string).
+    assert_eq!(
+        refusal(api.post("/search", json!({"page_size": "50"})).await),
+        validation("body failed validation: body.page_size should be a number or `undefined`, instead was `\"50\"`.")
+    );
+    assert_eq!(
+        refusal(api.post(&query, json!({"page_size": 101})).await),
+        validation("body failed validation: body.page_size should be ≤ `100`, instead was `101`.")
+    );
+    // Parameters the endpoint does not take.
+    assert_eq!(
+        refusal(api.post(&format!("{query}?start_cursor=abc"), json!({})).await),
+        validation("query failed validation: query.start_cursor should be not present, instead was `\"abc\"`.")
+    );
+    assert_eq!(
+        refusal(api.post("/search", json!({"in_trash": true})).await),
+        validation("body failed validation: body.in_trash should be not present, instead was `true`.")
+    );
+    assert_eq!(
+        refusal(api.get(&format!("/users/me?page_size=10")).await),
+        validation("query failed validation: query.page_size should be not present, instead was `\"10\"`.")
+    );
+    // Cursors: strings, and only from the list that issued them.
+    assert_eq!(
+        refusal(api.post("/search", json!({"start_cursor": {}})).await),
+        validation("body failed validation: body.start_cursor should be a string or `undefined`, instead was `{}`.")
+    );
+    assert_eq!(
+        refusal(api.post("/search", json!({"start_cursor": null})).await),
+        validation("body failed validation: body.start_cursor should be a string or `undefined`, instead was `null`.")
+    );
+    let (_, first) = api.get(&format!("{children}?page_size=1")).await;
+    let cursor = first["next_cursor"].as_str().unwrap().to_string();
+    let (s, _) = api.get(&format!("{children}?page_size=1&start_cursor={cursor}")).await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        refusal(api.get(&format!("/users?start_cursor={cursor}")).await),
+        validation(&format!("The start_cursor provided is invalid: {cursor}"))
+    );
+    assert_eq!(
+        refusal(api.post(&query, json!({"start_cursor": cursor})).await),
+        validation(&format!("The start_cursor provided is invalid: {cursor}"))
+    );
+    // Bodies: JSON, declared as JSON, and none on a GET.
+    assert_eq!(
+        refusal(api.raw(Method::GET, &children, Some("application/json"), r#"{"page_size":10}"#).await),
+        validation("body failed validation: body should be not present, instead was `{\"page_size\":10}`.")
+    );
+    assert_eq!(
+        refusal(api.raw(Method::POST, "/search", Some("text/plain"), r#"{"query":"x"}"#).await),
+        (400, "invalid_json".into(), "Error parsing JSON body.".into())
+    );
+    assert_eq!(
+        refusal(api.raw(Method::POST, "/search", None, r#"{"query":"x"}"#).await),
+        (400, "invalid_json".into(), "Error parsing JSON body.".into())
+    );
+    assert_eq!(
+        refusal(api.raw(Method::POST, "/search", Some("application/json"), r#"{"query":"#).await),
+        (400, "invalid_json".into(), "Error parsing JSON body.".into())
+    );
+    let (s, _) = api.raw(Method::POST, "/search", Some("application/json; charset=utf-8"), r#"{"query":"x"}"#).await;
+    assert_eq!(s, 200, "a charset parameter is fine");
+    let (s, _) = api.raw(Method::POST, "/search", None, "").await;
+    assert_eq!(s, 200, "no body at all is an empty search");
+    // Search filters and sorts as documented; nothing else.
+    let (s, v) = api.post("/search", json!({"filter": {"property": "object", "value": "database"}})).await;
+    assert_eq!(
+        (s.as_u16(), v["code"].as_str()),
+        (400, Some("validation_error")),
+        "`database` is gone since 2025-09-03"
+    );
+    for bad in [
+        json!({"filter": {"property": "title", "value": "page"}}),
+        json!({"filter": {"value": "page"}}),
+        json!({"filter": {"property": "object", "value": "page", "in_trash": "yes"}}),
+        json!({"sort": {"timestamp": "created_time", "direction": "ascending"}}),
+        json!({"sort": {"timestamp": "last_edited_time", "direction": "up"}}),
+        json!({"query": 7}),
+    ] {
+        let (s, v) = api.post("/search", bad.clone()).await;
+        assert_eq!((s.as_u16(), v["code"].as_str()), (400, Some("validation_error")), "{bad}");
+    }
+    for good in [
+        json!({"filter": {"property": "object", "value": "page", "in_trash": false}}),
+        json!({"filter": {"in_trash": true}}),
+        json!({"sort": {"property": "relevance"}}),
+        json!({"sort": {"timestamp": "last_edited_time", "direction": "ascending"}, "query": "", "page_size": 5}),
+    ] {
+        let (s, v) = api.post("/search", good.clone()).await;
+        assert_eq!(s, 200, "{good}: {v}");
+    }
+    // Query filters the fake cannot evaluate are refused, never ignored.
+    let (s, v) = api.post(&query, json!({"filter": {"or": "x"}})).await;
+    assert_eq!((s.as_u16(), v["code"].as_str()), (400, Some("validation_error")), "{v}");
+    // Versions.
+    let mut api = api;
+    api.version = "latest";
+    let (s, v) = api.get("/users/me").await;
+    assert_eq!((s.as_u16(), v["code"].as_str()), (400, Some("validation_error")));
+}
+
+#[tokio::test]
+async fn filter_properties_are_decoded_once_and_must_exist() {
+    let mut world = World::new();
+    let db = add_database(&mut world, "Tasks", 1);
+    let (name, prop_id) = ("Status".to_string(), "s%3Ab~".to_string());
+    world.data_sources.get_mut(&norm(&db.data_source_id)).unwrap().json["properties"]["Status"] =
+        json!({"id": prop_id, "name": "Status", "type": "select", "select": {"options": []}});
+    world.page_mut(&db.rows[0]).unwrap()["properties"]["Status"] =
+        json!({"id": prop_id, "type": "select", "select": null});
+    let api = Api::new(world).await;
+    let query = format!("/data_sources/{}/query", db.data_source_id);
+    // As the SDK sends it: decoded, then encoded by the query string (`%3A` -> `:` -> `%3A`).
+    let once = prop_id.replace('%', "%25").replace("%253A", "%3A");
+    let (s, v) = api.post(&format!("{query}?filter_properties={once}"), json!({})).await;
+    assert_eq!(s, 200, "{v}");
+    let props = v["results"][0]["properties"].as_object().unwrap();
+    assert_eq!(props.keys().collect::<Vec<_>>(), vec![&name]);
+    // Encoded once more: no such property.
+    let twice = once.replace('%', "%25");
+    let (s, v) = api.post(&format!("{query}?filter_properties={twice}"), json!({})).await;
+    assert_eq!((s.as_u16(), v["code"].as_str()), (400, Some("validation_error")), "{v}");
+    let (s, v) = api.get(&format!("/pages/{}?filter_properties={twice}", db.rows[0])).await;
+    assert_eq!((s.as_u16(), v["code"].as_str()), (400, Some("validation_error")), "{v}");
+    let (s, v) = api.get(&format!("/pages/{}?filter_properties={once}", db.rows[0])).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["properties"].as_object().unwrap().len(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Search: neither immediate nor exhaustive
+// ---------------------------------------------------------------------------------------------
+
+fn titles(v: &Value) -> Vec<String> {
+    v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["properties"]["title"]["title"][0]["plain_text"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn search_lags_behind_edits_by_a_number_of_searches() {
+    let mut world = World::new();
+    let a = add_page(&mut world, parent_workspace(), "A");
+    world.faults.search.lag = Some(SearchLag::Searches(2));
+    let api = Api::new(world).await;
+    let pages = json!({"filter": {"property": "object", "value": "page"}});
+
+    let (_, v) = api.post("/search", pages.clone()).await;
+    assert_eq!(titles(&v), vec!["A"], "the index starts up to date");
+    api.fake.with_world(|w| {
+        let p = w.page_mut(&a).unwrap();
+        p["last_edited_time"] = json!("2026-06-01T10:00:00.000Z");
+        p["properties"]["title"] = p_title("A edited");
+        let b = w.next_id();
+        w.insert_page(with_times(
+            page(&b, parent_workspace(), "B new", vec![]),
+            "2026-06-01T11:00:00.000Z",
+            "2026-06-01T11:00:00.000Z",
+        ));
+    });
+    for _ in 0..2 {
+        let (_, v) = api.post("/search", pages.clone()).await;
+        assert_eq!(titles(&v), vec!["A"], "the edit and the new page are not indexed yet");
+        assert_eq!(v["results"][0]["last_edited_time"], "2026-01-01T00:00:00.000Z");
+    }
+    let (_, v) = api.post("/search", pages.clone()).await;
+    assert_eq!(titles(&v), vec!["B new", "A edited"]);
+    // Retrieving the page was never lagging.
+    let (_, p) = api.get(&format!("/pages/{a}")).await;
+    assert_eq!(p["last_edited_time"], "2026-06-01T10:00:00.000Z");
+}
+
+#[tokio::test]
+async fn search_lag_in_seconds_hides_an_edit_until_the_time_has_passed() {
+    let mut world = World::new();
+    let a = add_page(&mut world, parent_workspace(), "A");
+    world.faults.search.lag = Some(SearchLag::Seconds(Duration::from_secs(3600)));
+    let api = Api::new(world).await;
+    api.post("/search", json!({})).await;
+    api.fake.with_world(|w| w.page_mut(&a).unwrap()["properties"]["title"] = p_title("A edited"));
+    api.fake.with_world(|w| w.page_mut(&a).unwrap()["last_edited_time"] = json!("2026-06-01T10:00:00.000Z"));
+    for _ in 0..3 {
+        let (_, v) = api.post("/search", json!({})).await;
+        assert_eq!(titles(&v), vec!["A"]);
+    }
+    api.fake.with_world(|w| w.faults.search.lag = Some(SearchLag::Seconds(Duration::ZERO)));
+    let (_, v) = api.post("/search", json!({})).await;
+    assert_eq!(titles(&v), vec!["A edited"]);
+}
+
+#[tokio::test]
+async fn search_omits_named_and_seeded_pages_and_can_answer_empty() {
+    let mut world = World::new();
+    let ids: Vec<String> = (0..40).map(|i| add_page(&mut world, parent_workspace(), &format!("P{i:02}"))).collect();
+    world.faults.search.omit_ids.insert(norm(&ids[0]));
+    let api = Api::new(world).await;
+    let found = |v: &Value| -> HashSet<String> {
+        v["results"].as_array().unwrap().iter().map(|p| norm(p["id"].as_str().unwrap())).collect()
+    };
+
+    let (_, v) = api.post("/search", json!({})).await;
+    let all = found(&v);
+    assert_eq!(all.len(), 39);
+    assert!(!all.contains(&norm(&ids[0])), "a named page never appears");
+    let (s, _) = api.get(&format!("/pages/{}", ids[0])).await;
+    assert_eq!(s, 200, "but it is still there");
+
+    api.fake.with_world(|w| {
+        w.faults.search.omit_ids.clear();
+        w.faults.search.omit_fraction = 0.5;
+    });
+    let (_, v) = api.post("/search", json!({})).await;
+    let half = found(&v);
+    assert!((5..=35).contains(&half.len()), "about half are left out: {}", half.len());
+    let (_, v) = api.post("/search", json!({})).await;
+    assert_eq!(found(&v), half, "the same pages every time");
+    // Reproducible from the seed.
+    let mut again = World::new();
+    for i in 0..40 {
+        add_page(&mut again, parent_workspace(), &format!("P{i:02}"));
+    }
+    again.faults.search.omit_fraction = 0.5;
+    let other = Api::new(again).await;
+    let (_, v) = other.post("/search", json!({})).await;
+    assert_eq!(found(&v), half);
+
+    api.fake.with_world(|w| {
+        w.faults.search.omit_fraction = 0.0;
+        w.faults.search.empty_answers = 1;
+    });
+    let (s, v) = api.post("/search", json!({})).await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        (v["results"].as_array().unwrap().len(), v["has_more"].as_bool()),
+        (0, Some(false)),
+        "an empty, complete answer"
+    );
+    let (_, v) = api.post("/search", json!({})).await;
+    assert_eq!(found(&v).len(), 40, "only the next N answers are empty");
 }

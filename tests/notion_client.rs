@@ -226,3 +226,59 @@ async fn a_storm_longer_than_the_attempt_budget_is_waited_out() {
     assert_eq!(tree.blocks.len(), 1);
     assert_eq!(c.rate_limited(), 12);
 }
+
+/// Regression: property ids went out encoded a second time (`cg%7D~` as `cg%257D%7E`), which
+/// Notion answers with 404, so every page holding more than 25 relations, people or mentions
+/// failed. The completed values come back whole, in the shape a page object holds them, for
+/// restore (`page.json` -> `complete_properties`).
+#[tokio::test]
+async fn truncated_relation_and_mentions_are_completed_with_their_whole_values() {
+    let mut w = World::new();
+    let targets: Vec<String> = (0..60).map(|i| add_page(&mut w, parent_workspace(), &format!("T{i}"))).collect();
+    let mentions: Vec<serde_json::Value> = (0..30).map(|i| mention_page(&targets[i], &format!("T{i}"))).collect();
+    let id = w.next_id();
+    w.insert_page(page(
+        &id,
+        parent_workspace(),
+        "Hub",
+        vec![
+            ("Links", p_relation(&targets)),
+            ("Notes", p_rich_text_runs(mentions.clone())),
+            ("Few", p_relation(&targets[..2])),
+        ],
+    ));
+    w.page_mut(&id).unwrap()["properties"]["Links"]["id"] = json!("cg%7D~");
+    w.record_requests = true;
+    let fake = FakeNotion::start(w).await;
+    let c = client(&fake, 1000.0, 100);
+    let mut p = c.get_page(&id).await.unwrap();
+    let notes_id = p.properties["Notes"].id.clone().unwrap();
+    let complete = c.complete_truncated_properties(&mut p).await.unwrap();
+
+    assert_eq!(complete.keys().collect::<Vec<_>>(), vec!["Links", "Notes"], "only what was truncated");
+    let want_links: Vec<serde_json::Value> = targets.iter().map(|t| json!({"id": t})).collect();
+    assert_eq!(
+        complete["Links"],
+        json!({"id": "cg%7D~", "type": "relation", "relation": want_links, "has_more": false})
+    );
+    assert_eq!(complete["Notes"], json!({"id": notes_id, "type": "rich_text", "rich_text": mentions}));
+    match &p.properties["Links"].kind {
+        PropertyKind::Relation { ids, has_more } => assert_eq!((ids.len(), *has_more), (60, false)),
+        other => panic!("{other:?}"),
+    }
+    match &p.properties["Notes"].kind {
+        PropertyKind::RichText(runs) => assert_eq!(runs.len(), 30),
+        other => panic!("{other:?}"),
+    }
+    // The property id went into the path exactly as Notion returned it.
+    let paths: Vec<String> =
+        fake.requests().into_iter().map(|r| r.path).filter(|p| p.contains("/properties/")).collect();
+    let dashed_id = common::fake_notion::dashed(&id);
+    assert_eq!(
+        paths,
+        vec![
+            format!("/v1/pages/{dashed_id}/properties/cg%7D~"),
+            format!("/v1/pages/{dashed_id}/properties/{notes_id}"),
+        ]
+    );
+}

@@ -1,10 +1,11 @@
 //! In-process fake of the Notion REST API (versions `2026-03-11` and `2025-09-03`) that every
 //! test and the benchmark talk to over real HTTP on 127.0.0.1. It owns the served behaviour only:
-//! auth and version checks, opaque-cursor pagination, the 10,000-row query cap, 25-item truncation
-//! on page objects, 404 for unshared ids, expiring signed file URLs, and injected faults (token
-//! bucket 429s, 5xx, dropped connections, truncated JSON, latency), all reproducible from a seed.
-//! It must not depend on the crate under test nor on `fixtures.rs`, so a bench binary can include
-//! it alone with `#[path = "../tests/common/fake_notion.rs"] mod fake_notion;`.
+//! auth and version checks, request validation, opaque-cursor pagination, the 10,000-row query
+//! cap, 25-item truncation on page objects, 404 for unshared ids, expiring signed file URLs, and
+//! injected faults (token bucket 429s, 5xx, dropped connections, truncated JSON, latency, search
+//! lag and omission), all reproducible from a seed. It must not depend on the crate under test
+//! nor on `fixtures.rs`, so a bench binary can include it alone with
+//! `#[path = "../tests/common/fake_notion.rs"] mod fake_notion;`.
 //!
 //! Usage:
 //! ```ignore
@@ -16,7 +17,43 @@
 //! Endpoints (all under `/v1`): `GET users/me`, `GET users`, `GET users/{id}`, `POST search`,
 //! `GET databases/{id}`, `GET data_sources/{id}`, `POST data_sources/{id}/query`, `GET pages/{id}`,
 //! `GET pages/{id}/properties/{property_id}`, `GET blocks/{id}`, `GET blocks/{id}/children`,
-//! `GET comments?block_id=`. Signed files are served at `/s3/<key>/<name>?...`.
+//! `GET comments?block_id=`, `GET views?database_id=`. Signed files are served at
+//! `/s3/<key>/<name>?...`. Other routes answer 400 `invalid_request_url`: write endpoints hook in
+//! with one match arm in [`dispatch`] (they get the parsed JSON body and, in [`Ctx`], the raw one).
+//!
+//! What the fake refuses, like the real API (checked against Notion's docs, its status-code
+//! table, the official JS SDK 5.26 (`api-endpoints/*.js`: each endpoint's query and body
+//! parameters) and error messages Notion sent to users; proved by `tests/fake_notion_selftest.rs`):
+//! - no or a wrong `Authorization` -> 401 `unauthorized`; no `Notion-Version` -> 400
+//!   `missing_version`; a version it does not serve -> 400 `validation_error`.
+//! - a body that is not JSON, or a JSON body sent without `Content-Type: application/json`
+//!   -> 400 `invalid_json` ("Error parsing JSON body."); a body on a GET -> 400 `validation_error`.
+//! - a query parameter or body member the endpoint does not take -> 400 `validation_error`
+//!   (`query.start_cursor should be not present, ...`, `body.in_trash should be not present, ...`).
+//! - `page_size` that is not a number (in a body: not a JSON number), below 1 or above 100;
+//!   `start_cursor` that is not a string, or not issued by this same list -> 400.
+//! - search `filter` other than `{"property": "object", "value": "page" | "data_source"}` (with
+//!   an optional `in_trash`) or `{"in_trash": bool}`, a `sort` other than `last_edited_time` or
+//!   `relevance`; query filters and sorts it cannot evaluate -> 400 `validation_error`.
+//! - `GET pages/{id}/properties/{property_id}` takes the property id exactly as Notion returned
+//!   it: it is already percent-encoded (`cg%7D~`), and the escapes it holds must stay escapes. A
+//!   double-encoded id (`cg%257D%7E`) or the decoded form where it differs (`cg}~`) is 404
+//!   `object_not_found` (notion-sdk-js PR #402). Hex case and escaping a character the id holds
+//!   unescaped (`~` as `%7E`) do not matter. `filter_properties` values are decoded once (the SDK
+//!   decodes ids before the query string encodes them again); an id that is no property of the
+//!   page or data source -> 400 `validation_error`.
+//!
+//! Search faults (`world.faults.search`, Notion documents search as neither immediate nor
+//! exhaustive):
+//! - `lag: Some(SearchLag::Searches(n))` / `Some(SearchLag::Seconds(d))`: an edit of a page (a
+//!   new `last_edited_time`, or a new page) is served by search only once `n` more search
+//!   requests were answered, or `d` has passed, since the first search that could have seen it;
+//!   until then search serves the page as it was (new pages: not at all). The index starts up to
+//!   date when the lag is switched on.
+//! - `omit_fraction: f` (0.0-1.0): a seeded share of the pages never appears in search
+//!   (reproducible from `world.seed` and the page id); `omit_ids`: named pages (normalized ids)
+//!   never appear. Omitted pages are still served by `GET pages/{id}` and by queries.
+//! - `empty_answers: n`: the next `n` search requests answer an empty, complete list.
 //!
 //! Details worth knowing:
 //! - `World` keys every map by the normalized id (32 lowercase hex); paths accept dashed or not.
@@ -31,6 +68,8 @@
 //! - Faults apply to `/v1` only, in this order: latency, `burst_429`, `burst_529`, rate limit,
 //!   drop, 5xx; the malformed-JSON fault truncates an otherwise correct 200 body.
 //!   `malformed_json_paths` are prefixes of the path after `/v1` (e.g. `"/blocks/"`).
+//! - With `world.record_requests`, every `/v1` request that passed the faults is kept as a
+//!   [`SeenRequest`] (method, raw path and query, body, headers): [`FakeNotion::requests`].
 //! - A bench binary can include both files with `#[path = "../tests/common/mod.rs"] mod common;`
 //!   (checked to build and run).
 
@@ -175,6 +214,28 @@ pub struct Faults {
     pub malformed_json_paths: Vec<String>,
     /// Added to every `/v1` request.
     pub latency: Duration,
+    /// Search that lags, omits, or answers empty (see the module header).
+    pub search: SearchFaults,
+}
+
+/// How long an edit takes to reach search.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SearchLag {
+    /// Served once this many more search requests were answered.
+    Searches(u32),
+    /// Served once this much time has passed.
+    Seconds(Duration),
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct SearchFaults {
+    pub lag: Option<SearchLag>,
+    /// Share (0.0-1.0) of the pages search never returns, chosen from the seed and the id.
+    pub omit_fraction: f64,
+    /// Pages (normalized ids) search never returns.
+    pub omit_ids: HashSet<String>,
+    /// The next N search requests answer an empty, complete list.
+    pub empty_answers: u32,
 }
 
 impl Default for Faults {
@@ -188,6 +249,7 @@ impl Default for Faults {
             burst_529: 0,
             malformed_json_paths: Vec::new(),
             latency: Duration::ZERO,
+            search: SearchFaults::default(),
         }
     }
 }
@@ -303,6 +365,8 @@ pub struct World {
     pub faults: Faults,
     /// Seed of every random choice the server makes (faults, cursors, signatures).
     pub seed: u64,
+    /// Keep every `/v1` request as a [`SeenRequest`] (see [`FakeNotion::requests`]).
+    pub record_requests: bool,
     id_counter: u64,
 }
 
@@ -338,6 +402,7 @@ impl World {
             query_cap: 10_000,
             faults: Faults::default(),
             seed: 42,
+            record_requests: false,
             id_counter: 0,
         }
     }
@@ -606,6 +671,49 @@ impl Cursors {
     }
 }
 
+/// One `/v1` request as it arrived (kept when `world.record_requests` is on).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeenRequest {
+    pub method: String,
+    /// The raw path, percent-escapes as sent (e.g. `/v1/pages/<id>/properties/cg%7D~`).
+    pub path: String,
+    /// The raw query string, without `?` (`None` when the URL has none).
+    pub query: Option<String>,
+    /// The body parsed as JSON (a JSON string holding the text when it is not JSON); `None` when
+    /// the request had no body.
+    pub body: Option<Value>,
+    pub notion_version: Option<String>,
+    pub authorization: Option<String>,
+    pub content_type: Option<String>,
+}
+
+impl SeenRequest {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "method": self.method, "path": self.path, "query": self.query, "body": self.body,
+            "notion_version": self.notion_version, "authorization": self.authorization,
+            "content_type": self.content_type,
+        })
+    }
+}
+
+/// What search has indexed when it lags: per page, the JSON it serves and the last edit seen.
+#[derive(Default)]
+struct SearchIndex {
+    built: bool,
+    searches: u64,
+    pages: HashMap<String, Indexed>,
+}
+
+struct Indexed {
+    /// What search serves for the page (`None`: not indexed yet).
+    visible: Option<Value>,
+    /// `last_edited_time` of the newest version seen, and when/at which search it was first seen.
+    seen_edit: String,
+    seen_at: Instant,
+    seen_at_search: u64,
+}
+
 struct Inner {
     world: World,
     stats: Stats,
@@ -613,6 +721,8 @@ struct Inner {
     bucket: Option<Bucket>,
     cursors: Cursors,
     signed: HashMap<String, Signed>,
+    seen: Vec<SeenRequest>,
+    search_index: SearchIndex,
 }
 
 struct Shared {
@@ -652,6 +762,8 @@ impl FakeNotion {
                 bucket: None,
                 cursors: Cursors { map: HashMap::new(), rng: StdRng::seed_from_u64(seed ^ 0xC0C0) },
                 signed: HashMap::new(),
+                seen: Vec::new(),
+                search_index: SearchIndex::default(),
             }),
             origin: format!("http://{addr}"),
         });
@@ -688,6 +800,15 @@ impl FakeNotion {
     pub fn max_in_window(&self, window: Duration) -> usize {
         self.shared.lock().stats.max_in_window(window)
     }
+
+    /// Every `/v1` request kept since the start (only with `world.record_requests`).
+    pub fn requests(&self) -> Vec<SeenRequest> {
+        self.shared.lock().seen.clone()
+    }
+
+    pub fn clear_requests(&self) {
+        self.shared.lock().seen.clear();
+    }
 }
 
 async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
@@ -722,7 +843,11 @@ async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
 struct Ctx {
     version: String,
     origin: String,
+    /// Query parameters, decoded once.
     query: Vec<(String, String)>,
+    /// The body as sent (write endpoints that take something other than JSON read it here).
+    raw_body: Bytes,
+    content_type: Option<String>,
 }
 
 impl Ctx {
@@ -886,17 +1011,35 @@ async fn handle(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) 
     }
 
     // Auth and version.
-    let auth = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
-    let version = req.headers().get("notion-version").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let header_str = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let auth = header_str("authorization");
+    let version = header_str("notion-version");
+    let content_type = header_str("content-type");
+    let raw_query = req.uri().query().map(str::to_string);
     let query: Vec<(String, String)> =
-        url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()).into_owned().collect();
-    let body = match axum::body::to_bytes(Body::new(req.into_body()), 64 << 20).await {
+        url::form_urlencoded::parse(raw_query.as_deref().unwrap_or("").as_bytes()).into_owned().collect();
+    let raw_body = match axum::body::to_bytes(Body::new(req.into_body()), 64 << 20).await {
         Ok(b) => b,
         Err(_) => Bytes::new(),
     };
 
     let mut guard = shared.lock();
     let inner = &mut *guard;
+    if inner.world.record_requests {
+        let body = (!raw_body.is_empty()).then(|| {
+            serde_json::from_slice(&raw_body)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&raw_body).into_owned()))
+        });
+        inner.seen.push(SeenRequest {
+            method: method.to_string(),
+            path: path.clone(),
+            query: raw_query.clone(),
+            body,
+            notion_version: version.clone(),
+            authorization: auth.clone(),
+            content_type: content_type.clone(),
+        });
+    }
     let expected = format!("Bearer {}", inner.world.token);
     if auth.as_deref() != Some(expected.as_str()) {
         inner.stats.unauthorized += 1;
@@ -920,24 +1063,18 @@ async fn handle(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) 
         }
         Some(v) => v,
     };
-    let ctx = Ctx { version, origin: shared.origin.clone(), query };
-    let body: Value = if method == Method::POST && !body.is_empty() {
-        match serde_json::from_slice(&body) {
-            Ok(v) => v,
-            Err(e) => {
-                return error_response(
-                    inner,
-                    &ApiError::new(400, "invalid_json", &format!("Error parsing JSON body: {e}")),
-                )
-            }
-        }
-    } else {
-        json!({})
+    let body = match parse_body(kind, &method, &raw_body, content_type.as_deref()) {
+        Ok(b) => b,
+        Err(e) => return error_response(inner, &e),
     };
+    let ctx = Ctx { version, origin: shared.origin.clone(), query, raw_body, content_type };
+    if let Err(e) = check_parameters(kind, &ctx, &body) {
+        return error_response(inner, &e);
+    }
 
     let result = {
-        let Inner { world, cursors, .. } = &mut *inner;
-        dispatch(world, cursors, &ctx, &method, &segs, &body)
+        let Inner { world, cursors, search_index, .. } = &mut *inner;
+        dispatch(world, cursors, search_index, &ctx, &method, &segs, &body)
     };
     match result {
         Err(e) => error_response(inner, &e),
@@ -1098,7 +1235,100 @@ fn serve_file(inner: &mut Inner, path: &str, query: &str) -> Response<Body> {
 
 type ApiResult = Result<Value, ApiError>;
 
-fn dispatch(w: &World, cur: &mut Cursors, ctx: &Ctx, method: &Method, segs: &[&str], body: &Value) -> ApiResult {
+/// The request body as JSON (`{}` when there is none). Read endpoints take JSON only, sent with
+/// `Content-Type: application/json`, and a GET takes no body at all.
+fn parse_body(kind: &str, method: &Method, raw: &[u8], content_type: Option<&str>) -> ApiResult {
+    if raw.is_empty() {
+        return Ok(json!({}));
+    }
+    let known = kind != "unknown";
+    if known && *method == Method::GET {
+        let shown: String = String::from_utf8_lossy(raw).chars().take(100).collect();
+        return Err(ApiError::validation(&format!(
+            "body failed validation: body should be not present, instead was `{shown}`."
+        )));
+    }
+    let is_json = content_type
+        .and_then(|c| c.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        // Write endpoints that take other bodies (multipart uploads) read `Ctx::raw_body`.
+        return if known { Err(ApiError::new(400, "invalid_json", "Error parsing JSON body.")) } else { Ok(json!({})) };
+    }
+    serde_json::from_slice(raw).map_err(|_| ApiError::new(400, "invalid_json", "Error parsing JSON body."))
+}
+
+/// Query parameters and body members each read endpoint takes (the official SDK's
+/// `queryParams`/`bodyParams`); `None` for routes this table does not know.
+fn endpoint_parameters(kind: &str) -> Option<(&'static [&'static str], &'static [&'static str])> {
+    const PAGING: &[&str] = &["start_cursor", "page_size"];
+    Some(match kind {
+        "users.me" | "users.get" | "databases.get" | "data_sources.get" | "blocks.get" => (&[], &[]),
+        "users.list" | "blocks.children" | "pages.property" => (PAGING, &[]),
+        "pages.get" => (&["filter_properties"], &[]),
+        "comments.list" => (&["block_id", "start_cursor", "page_size"], &[]),
+        "views.list" => (&["database_id", "data_source_id", "start_cursor", "page_size"], &[]),
+        "search" => (&[], &["sort", "query", "start_cursor", "page_size", "filter"]),
+        "data_sources.query" => (
+            &["filter_properties"],
+            &["archived", "sorts", "filter", "start_cursor", "page_size", "in_trash", "result_type"],
+        ),
+        _ => return None,
+    })
+}
+
+fn shown(v: &Value) -> String {
+    let s = serde_json::to_string(v).unwrap_or_default();
+    if s.chars().count() > 100 {
+        s.chars().take(100).collect::<String>() + "…"
+    } else {
+        s
+    }
+}
+
+/// Refuse what the endpoint does not take, like Notion's request validation.
+fn check_parameters(kind: &str, ctx: &Ctx, body: &Value) -> Result<(), ApiError> {
+    let Some((query_ok, body_ok)) = endpoint_parameters(kind) else { return Ok(()) };
+    for (k, v) in &ctx.query {
+        if !query_ok.contains(&k.as_str()) {
+            return Err(ApiError::validation(&format!(
+                "query failed validation: query.{k} should be not present, instead was `{}`.",
+                shown(&json!(v))
+            )));
+        }
+    }
+    let Some(members) = body.as_object() else {
+        return Err(ApiError::validation(&format!(
+            "body failed validation: body should be an object, instead was `{}`.",
+            shown(body)
+        )));
+    };
+    for (k, v) in members {
+        if !body_ok.contains(&k.as_str()) {
+            return Err(ApiError::validation(&format!(
+                "body failed validation: body.{k} should be not present, instead was `{}`.",
+                shown(v)
+            )));
+        }
+    }
+    if let Some(c) = members.get("start_cursor").filter(|c| !c.is_string()) {
+        return Err(ApiError::validation(&format!(
+            "body failed validation: body.start_cursor should be a string or `undefined`, instead was `{}`.",
+            shown(c)
+        )));
+    }
+    Ok(())
+}
+
+fn dispatch(
+    w: &mut World,
+    cur: &mut Cursors,
+    idx: &mut SearchIndex,
+    ctx: &Ctx,
+    method: &Method,
+    segs: &[&str],
+    body: &Value,
+) -> ApiResult {
     match (method.as_str(), segs) {
         ("GET", ["users", "me"]) => Ok(w.bot.clone()),
         ("GET", ["users"]) => list_users(w, cur, ctx),
@@ -1109,7 +1339,7 @@ fn dispatch(w: &World, cur: &mut Cursors, ctx: &Ctx, method: &Method, segs: &[&s
             }
             w.users.get(&id).cloned().ok_or_else(|| ApiError::not_found("user", &id))
         }
-        ("POST", ["search"]) => search(w, cur, body),
+        ("POST", ["search"]) => search(w, cur, idx, body),
         ("GET", ["databases", id]) => {
             let id = path_id(id, "database_id")?;
             if w.linked_views.contains_key(&id) {
@@ -1134,7 +1364,9 @@ fn dispatch(w: &World, cur: &mut Cursors, ctx: &Ctx, method: &Method, segs: &[&s
         ("GET", ["pages", id]) => {
             let id = path_id(id, "page_id")?;
             let mut page = visible_page(w, &id)?;
-            serve_page(&mut page, ctx);
+            let ids = property_ids(&page["properties"]);
+            let keep = filter_properties(ctx, ids.iter().map(String::as_str))?;
+            serve_page(&mut page, &keep);
             Ok(page)
         }
         ("GET", ["pages", id, "properties", prop]) => {
@@ -1151,21 +1383,32 @@ fn dispatch(w: &World, cur: &mut Cursors, ctx: &Ctx, method: &Method, segs: &[&s
         }
         ("GET", ["comments"]) => list_comments(w, cur, ctx),
         ("GET", ["views"]) => {
-            let raw =
-                ctx.param("database_id").ok_or_else(|| ApiError::validation("query.database_id should be defined."))?;
-            let id = path_id(raw, "database_id")?;
-            let views: Vec<Value> = w
-                .linked_views
-                .get(&id)
-                .map(|ds| {
-                    vec![json!({"object": "view", "id": dashed(&id), "type": "table", "data_source_id": dashed(ds)})]
-                })
-                .unwrap_or_default();
-            let win = window(cur, &format!("views:{id}"), views.len(), ctx.param("start_cursor"), 100, usize::MAX)?;
+            let views: Vec<Value> = match (ctx.param("database_id"), ctx.param("data_source_id")) {
+                (Some(raw), None) => {
+                    let id = path_id(raw, "database_id")?;
+                    w.linked_views.get(&id).map(|ds| vec![view_json(&id, ds)]).unwrap_or_default()
+                }
+                (None, Some(raw)) => {
+                    let ds = path_id(raw, "data_source_id")?;
+                    w.linked_views.iter().filter(|(_, d)| **d == ds).map(|(id, d)| view_json(id, d)).collect()
+                }
+                _ => {
+                    return Err(ApiError::validation(
+                        "query failed validation: exactly one of query.database_id or query.data_source_id should be defined.",
+                    ))
+                }
+            };
+            let size = query_page_size(ctx)?;
+            let scope = format!("views:{}", ctx.query.iter().map(|(k, v)| format!("{k}={v}")).collect::<String>());
+            let win = window(cur, &scope, views.len(), ctx.param("start_cursor"), size, usize::MAX)?;
             Ok(envelope("view", views[win.start..win.end].to_vec(), &win))
         }
         _ => Err(ApiError::bad_url()),
     }
+}
+
+fn view_json(database_id: &str, data_source_id: &str) -> Value {
+    json!({"object": "view", "id": dashed(database_id), "type": "table", "data_source_id": dashed(data_source_id)})
 }
 
 fn path_id(raw: &str, name: &str) -> Result<String, ApiError> {
@@ -1179,23 +1422,33 @@ fn path_id(raw: &str, name: &str) -> Result<String, ApiError> {
     }
 }
 
-/// Page size from a GET parameter or POST body member: default 100, 1..=100.
+/// Page size from a GET parameter (a decimal string) or a POST body member (a JSON number):
+/// default 100, 1..=100.
 fn page_size(raw: Option<&Value>, where_: &str) -> Result<usize, ApiError> {
-    let n = match raw {
-        None | Some(Value::Null) => return Ok(100),
-        Some(Value::Number(n)) => n.as_i64(),
-        Some(Value::String(s)) => s.parse::<i64>().ok(),
+    let n = match (raw, where_) {
+        (None, _) => return Ok(100),
+        (Some(Value::String(s)), "query") => s.parse::<i64>().ok(),
+        (Some(Value::Number(n)), "body") => n.as_i64(),
         _ => None,
     };
+    let expected = if where_ == "body" { "a number or `undefined`" } else { "a number" };
     match n {
         Some(n) if (1..=100).contains(&n) => Ok(n as usize),
         Some(n) if n > 100 => Err(ApiError::validation(&format!(
             "{where_} failed validation: {where_}.page_size should be ≤ `100`, instead was `{n}`."
         ))),
-        _ => Err(ApiError::validation(&format!(
-            "{where_} failed validation: {where_}.page_size should be a positive integer."
+        Some(n) => Err(ApiError::validation(&format!(
+            "{where_} failed validation: {where_}.page_size should be ≥ `1`, instead was `{n}`."
+        ))),
+        None => Err(ApiError::validation(&format!(
+            "{where_} failed validation: {where_}.page_size should be {expected}, instead was `{}`.",
+            raw.map(shown).unwrap_or_default()
         ))),
     }
+}
+
+fn query_page_size(ctx: &Ctx) -> Result<usize, ApiError> {
+    page_size(ctx.param("page_size").map(|s| json!(s)).as_ref(), "query")
 }
 
 struct Window {
@@ -1261,7 +1514,7 @@ fn body_cursor(body: &Value) -> Result<Option<&str>, ApiError> {
 fn list_users(w: &World, cur: &mut Cursors, ctx: &Ctx) -> ApiResult {
     let mut users: Vec<&Value> = w.users.values().collect();
     users.sort_by_key(|u| u["id"].as_str().unwrap_or("").to_string());
-    let size = page_size(ctx.param("page_size").map(|s| json!(s)).as_ref(), "query")?;
+    let size = query_page_size(ctx)?;
     let win = window(cur, "users", users.len(), ctx.param("start_cursor"), size, usize::MAX)?;
     let results = users[win.start..win.end].iter().map(|u| (*u).clone()).collect();
     Ok(envelope("user", results, &win))
@@ -1289,15 +1542,46 @@ fn visible_page(w: &World, id: &str) -> ApiResult {
     Ok(page)
 }
 
-/// Truncate page-object lists at 25 like the real API and apply `filter_properties`.
-fn serve_page(page: &mut Value, ctx: &Ctx) {
-    let keep: Vec<String> = ctx.params("filter_properties").iter().map(|p| percent_decode(p)).collect();
+/// `filter_properties` of the request, each decoded once (the query string's own encoding);
+/// every value must be the id of one of `known` (property ids as Notion returns them).
+fn filter_properties<'a>(ctx: &Ctx, known: impl Iterator<Item = &'a str> + Clone) -> Result<Vec<String>, ApiError> {
+    let wanted = ctx.params("filter_properties");
+    let mut keep = Vec::new();
+    for v in wanted {
+        match known.clone().find(|id| percent_decode(id) == v) {
+            Some(id) => keep.push(id.to_string()),
+            None => {
+                return Err(ApiError::validation(&format!(
+                    "filter_properties contains `{v}`, which is not a property id of this object."
+                )))
+            }
+        }
+    }
+    Ok(keep)
+}
+
+fn property_ids(props: &Value) -> Vec<String> {
+    props
+        .as_object()
+        .map(|o| o.values().filter_map(|p| p["id"].as_str().map(str::to_string)).collect())
+        .unwrap_or_default()
+}
+
+/// A page object as served: only the properties `keep` names (all when empty), lists truncated.
+fn serve_page(page: &mut Value, keep: &[String]) {
+    if !keep.is_empty() {
+        if let Some(props) = page.get_mut("properties").and_then(Value::as_object_mut) {
+            props.retain(|_, p| p["id"].as_str().is_some_and(|id| keep.iter().any(|k| k == id)));
+        }
+    }
+    truncate_page(page);
+}
+
+/// Truncate page-object lists at 25 like the real API.
+fn truncate_page(page: &mut Value) {
     let Some(props) = page.get_mut("properties").and_then(Value::as_object_mut) else {
         return;
     };
-    if !keep.is_empty() {
-        props.retain(|_, p| p["id"].as_str().is_some_and(|id| keep.contains(&percent_decode(id))));
-    }
     for p in props.values_mut() {
         let ty = p["type"].as_str().unwrap_or("").to_string();
         match ty.as_str() {
@@ -1374,7 +1658,7 @@ fn block_children(w: &World, cur: &mut Cursors, ctx: &Ctx, id: &str) -> ApiResul
     }
     let empty = Vec::new();
     let kids = w.children.get(id).unwrap_or(&empty);
-    let size = page_size(ctx.param("page_size").map(|s| json!(s)).as_ref(), "query")?;
+    let size = query_page_size(ctx)?;
     let win = window(cur, &format!("children:{id}"), kids.len(), ctx.param("start_cursor"), size, usize::MAX)?;
     let results = kids[win.start..win.end].iter().filter_map(|k| w.blocks.get(k)).map(|b| served_block(w, b)).collect();
     Ok(envelope("block", results, &win))
@@ -1390,23 +1674,45 @@ fn list_comments(w: &World, cur: &mut Cursors, ctx: &Ctx) -> ApiResult {
     }
     let empty = Vec::new();
     let all = w.comments.get(&id).unwrap_or(&empty);
-    let size = page_size(ctx.param("page_size").map(|s| json!(s)).as_ref(), "query")?;
+    let size = query_page_size(ctx)?;
     let win = window(cur, &format!("comments:{id}"), all.len(), ctx.param("start_cursor"), size, usize::MAX)?;
     Ok(envelope("comment", all[win.start..win.end].to_vec(), &win))
 }
 
+/// A percent-encoded string as (byte, was it escaped) units.
+fn escape_units(s: &str) -> Vec<(u8, bool)> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() && b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit() {
+            let hex = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
+            out.push((hex(b[i + 1]) * 16 + hex(b[i + 2]), true));
+            i += 3;
+        } else {
+            out.push((b[i], false));
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Whether a property id in a request path names the property `stored` (its id as Notion
+/// returns it): the same characters, and every escape of the stored id still an escape. So the
+/// double-encoded form (`%257D`) and the decoded form (`}` for `%7D`) do not match; the case of
+/// hex digits and escaping a character the id holds unescaped (`~` as `%7E`) do not matter.
+fn property_id_matches(sent: &str, stored: &str) -> bool {
+    let (a, b) = (escape_units(sent), escape_units(stored));
+    a.len() == b.len() && a.iter().zip(&b).all(|((ac, ae), (bc, be))| ac == bc && (*ae || !*be))
+}
+
 fn page_property(w: &World, cur: &mut Cursors, ctx: &Ctx, id: &str, prop_raw: &str) -> ApiResult {
     let page = visible_page(w, id)?;
-    let wanted = percent_decode(prop_raw);
     let prop = page["properties"]
         .as_object()
-        .and_then(|p| {
-            p.values().find(|v| {
-                v["id"].as_str().is_some_and(|pid| pid == wanted || percent_decode(pid) == wanted || pid == prop_raw)
-            })
-        })
+        .and_then(|p| p.values().find(|v| v["id"].as_str().is_some_and(|pid| property_id_matches(prop_raw, pid))))
         .ok_or_else(|| {
-            ApiError::new(404, "object_not_found", &format!("Could not find property with ID: {wanted}."))
+            ApiError::new(404, "object_not_found", &format!("Could not find property with ID: {prop_raw}."))
         })?;
     let pid = prop["id"].as_str().unwrap_or("").to_string();
     let ty = prop["type"].as_str().unwrap_or("").to_string();
@@ -1425,7 +1731,7 @@ fn page_property(w: &World, cur: &mut Cursors, ctx: &Ctx, id: &str, prop_raw: &s
             return Ok(Value::Object(item));
         }
     };
-    let size = page_size(ctx.param("page_size").map(|s| json!(s)).as_ref(), "query")?;
+    let size = query_page_size(ctx)?;
     let scope = format!("prop:{id}:{pid}");
     let win = window(cur, &scope, items.len(), ctx.param("start_cursor"), size, usize::MAX)?;
     let results = items[win.start..win.end]
@@ -1449,14 +1755,10 @@ fn page_property(w: &World, cur: &mut Cursors, ctx: &Ctx, id: &str, prop_raw: &s
         })
         .collect();
     let mut env = envelope("property_item", results, &win);
-    let next_url = win.next_cursor.as_ref().map(|c| {
-        format!(
-            "{}/v1/pages/{}/properties/{}?start_cursor={c}",
-            ctx.origin,
-            dashed(id),
-            percent_encode(&percent_decode(&pid))
-        )
-    });
+    let next_url = win
+        .next_cursor
+        .as_ref()
+        .map(|c| format!("{}/v1/pages/{}/properties/{pid}?start_cursor={c}", ctx.origin, dashed(id),));
     let mut pi = Map::new();
     pi.insert("id".into(), json!(pid));
     pi.insert("next_url".into(), json!(next_url));
@@ -1486,40 +1788,175 @@ fn page_title(page: &Value) -> String {
         .unwrap_or_default()
 }
 
-fn search(w: &World, cur: &mut Cursors, body: &Value) -> ApiResult {
-    let query = body["query"].as_str().unwrap_or("").to_lowercase();
-    let only = match &body["filter"] {
-        Value::Null => None,
-        f if f["property"] == "object" => match f["value"].as_str() {
-            Some(v @ ("page" | "data_source")) => Some(v.to_string()),
-            other => {
-                return Err(ApiError::validation(&format!(
-                    "body failed validation: body.filter.value should be `\"page\"` or `\"data_source\"`, instead was `{other:?}`."
-                )))
-            }
-        },
-        _ => return Err(ApiError::validation("body failed validation: body.filter.property should be `\"object\"`.")),
+/// Search's `filter`: which objects (`page`, `data_source` or both) and whether trashed ones.
+fn search_filter(body: &Value) -> Result<(Option<String>, bool), ApiError> {
+    let Some(f) = body.get("filter") else { return Ok((None, false)) };
+    let bad = || {
+        ApiError::validation(&format!(
+            "body failed validation. Fix one: body.filter.property should be `\"object\"`, instead was `{}`. body.filter.in_trash should be a boolean, instead was `{}`.",
+            shown(&f["property"]),
+            shown(&f["in_trash"])
+        ))
     };
-    let trash = body["in_trash"].as_bool().unwrap_or(false);
-    let descending = body["sort"]["direction"].as_str() != Some("ascending");
+    let obj = f.as_object().ok_or_else(bad)?;
+    let trash = match obj.get("in_trash") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(bad()),
+    };
+    if obj.keys().any(|k| !["property", "value", "in_trash"].contains(&k.as_str())) {
+        return Err(bad());
+    }
+    match (obj.get("property"), obj.get("value")) {
+        (None, None) if obj.contains_key("in_trash") => Ok((None, trash)),
+        (Some(p), v) if p == "object" => match v.and_then(Value::as_str) {
+            Some(v @ ("page" | "data_source")) => Ok((Some(v.to_string()), trash)),
+            _ => Err(ApiError::validation(&format!(
+                "body failed validation: body.filter.value should be `\"page\"` or `\"data_source\"`, instead was `{}`.",
+                v.map(shown).unwrap_or_else(|| "undefined".into())
+            ))),
+        },
+        _ => Err(bad()),
+    }
+}
+
+/// Search's `sort`: descending by `last_edited_time` unless it asks for ascending.
+fn search_descending(body: &Value) -> Result<bool, ApiError> {
+    let Some(s) = body.get("sort") else { return Ok(true) };
+    if s.as_object().is_some_and(|o| o.len() == 1) && s["property"] == "relevance" {
+        return Ok(true);
+    }
+    let ok = s.as_object().is_some_and(|o| o.len() == 2) && s["timestamp"] == "last_edited_time";
+    match s["direction"].as_str() {
+        Some("descending") if ok => Ok(true),
+        Some("ascending") if ok => Ok(false),
+        _ => Err(ApiError::validation(&format!(
+            "body failed validation. Fix one: body.sort.timestamp should be `\"last_edited_time\"` and body.sort.direction `\"ascending\"` or `\"descending\"`, or body.sort.property should be `\"relevance\"`, instead was `{}`.",
+            shown(s)
+        ))),
+    }
+}
+
+/// Whether the search-omission fault hides page `id` (normalized).
+fn search_omits(w: &World, id: &str) -> bool {
+    let f = &w.faults.search;
+    if f.omit_ids.contains(id) {
+        return true;
+    }
+    if f.omit_fraction <= 0.0 {
+        return false;
+    }
+    let h = id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+    (splitmix(w.seed ^ h) as f64 / u64::MAX as f64) < f.omit_fraction
+}
+
+/// The pages search serves under a lag: normalized id -> page JSON as indexed (see the module
+/// header for the rule).
+fn lagged_pages(w: &World, idx: &mut SearchIndex, lag: &SearchLag) -> HashMap<String, Value> {
+    let now = Instant::now();
+    idx.searches += 1;
+    let current: Vec<(String, String)> = w
+        .pages
+        .iter()
+        .map(|(id, p)| (id.clone(), p["last_edited_time"].as_str().unwrap_or("").to_string()))
+        .chain(w.lazy_rows.iter().map(|(id, r)| (id.clone(), iso_ms(r.edited_ms))))
+        .collect();
+    if !idx.built {
+        for (id, edit) in &current {
+            idx.pages.insert(
+                id.clone(),
+                Indexed { visible: w.page(id), seen_edit: edit.clone(), seen_at: now, seen_at_search: idx.searches },
+            );
+        }
+        idx.built = true;
+    }
+    let live: HashSet<&String> = current.iter().map(|(id, _)| id).collect();
+    idx.pages.retain(|id, _| live.contains(id));
+    let mut out = HashMap::new();
+    for (id, edit) in current {
+        let e = idx.pages.entry(id.clone()).or_insert_with(|| Indexed {
+            visible: None,
+            seen_edit: edit.clone(),
+            seen_at: now,
+            seen_at_search: idx.searches,
+        });
+        if e.seen_edit != edit {
+            (e.seen_edit, e.seen_at, e.seen_at_search) = (edit.clone(), now, idx.searches);
+        }
+        let matured = match lag {
+            SearchLag::Searches(n) => idx.searches - e.seen_at_search >= *n as u64,
+            SearchLag::Seconds(d) => now.duration_since(e.seen_at) >= *d,
+        };
+        let shown_edit = e.visible.as_ref().and_then(|v| v["last_edited_time"].as_str().map(str::to_string));
+        if matured && shown_edit.as_deref() != Some(edit.as_str()) {
+            e.visible = w.page(&id);
+        }
+        if let Some(v) = &e.visible {
+            out.insert(id, v.clone());
+        }
+    }
+    out
+}
+
+fn search(w: &mut World, cur: &mut Cursors, idx: &mut SearchIndex, body: &Value) -> ApiResult {
+    let query = match body.get("query") {
+        None => String::new(),
+        Some(Value::String(q)) => q.to_lowercase(),
+        Some(other) => {
+            return Err(ApiError::validation(&format!(
+                "body failed validation: body.query should be a string or `undefined`, instead was `{}`.",
+                shown(other)
+            )))
+        }
+    };
+    let (only, trash) = search_filter(body)?;
+    let descending = search_descending(body)?;
+    let size = page_size(body.get("page_size"), "body")?;
+    let cursor = body_cursor(body)?;
+    if w.faults.search.empty_answers > 0 {
+        cur.state("search", cursor)?;
+        w.faults.search.empty_answers -= 1;
+        let win = Window { start: 0, end: 0, next_cursor: None, capped: false };
+        return Ok(envelope("page_or_data_source", Vec::new(), &win));
+    }
+    let w = &*w;
+    let lagged = w.faults.search.lag.clone().map(|lag| lagged_pages(w, idx, &lag));
     // (edited ms, kind, normalized id)
     let mut hits: Vec<(i64, bool, String)> = Vec::new();
     if only.as_deref() != Some("data_source") {
-        for (id, p) in &w.pages {
-            let in_trash = p["in_trash"].as_bool().unwrap_or(false);
-            if in_trash == trash
-                && w.page_visible(id, row_parent(p))
-                && (query.is_empty() || page_title(p).to_lowercase().contains(&query))
-            {
-                hits.push((p["last_edited_time"].as_str().and_then(parse_ms).unwrap_or(0), true, id.clone()));
+        match &lagged {
+            Some(pages) => {
+                for (id, p) in pages {
+                    let in_trash = p["in_trash"].as_bool().unwrap_or(false);
+                    if in_trash == trash
+                        && !search_omits(w, id)
+                        && w.page_visible(id, row_parent(p))
+                        && (query.is_empty() || page_title(p).to_lowercase().contains(&query))
+                    {
+                        hits.push((p["last_edited_time"].as_str().and_then(parse_ms).unwrap_or(0), true, id.clone()));
+                    }
+                }
             }
-        }
-        for (id, r) in &w.lazy_rows {
-            if !trash
-                && w.page_visible(id, Some((&r.data_source_id, &r.database_id)))
-                && (query.is_empty() || r.title.to_lowercase().contains(&query))
-            {
-                hits.push((r.edited_ms, true, id.clone()));
+            None => {
+                for (id, p) in &w.pages {
+                    let in_trash = p["in_trash"].as_bool().unwrap_or(false);
+                    if in_trash == trash
+                        && !search_omits(w, id)
+                        && w.page_visible(id, row_parent(p))
+                        && (query.is_empty() || page_title(p).to_lowercase().contains(&query))
+                    {
+                        hits.push((p["last_edited_time"].as_str().and_then(parse_ms).unwrap_or(0), true, id.clone()));
+                    }
+                }
+                for (id, r) in &w.lazy_rows {
+                    if !trash
+                        && !search_omits(w, id)
+                        && w.page_visible(id, Some((&r.data_source_id, &r.database_id)))
+                        && (query.is_empty() || r.title.to_lowercase().contains(&query))
+                    {
+                        hits.push((r.edited_ms, true, id.clone()));
+                    }
+                }
             }
         }
     }
@@ -1534,13 +1971,16 @@ fn search(w: &World, cur: &mut Cursors, body: &Value) -> ApiResult {
         }
     }
     hits.sort_by(|a, b| if descending { b.0.cmp(&a.0) } else { a.0.cmp(&b.0) }.then_with(|| a.2.cmp(&b.2)));
-    let size = page_size(body.get("page_size"), "body")?;
-    let win = window(cur, "search", hits.len(), body_cursor(body)?, size, usize::MAX)?;
+    let win = window(cur, "search", hits.len(), cursor, size, usize::MAX)?;
     let results = hits[win.start..win.end]
         .iter()
         .filter_map(|(_, is_page, id)| {
             if *is_page {
-                w.page(id).map(|mut p| {
+                let page = match &lagged {
+                    Some(pages) => pages.get(id).cloned(),
+                    None => w.page(id),
+                };
+                page.map(|mut p| {
                     serve_page_plain(&mut p);
                     p
                 })
@@ -1553,8 +1993,7 @@ fn search(w: &World, cur: &mut Cursors, body: &Value) -> ApiResult {
 }
 
 fn serve_page_plain(page: &mut Value) {
-    let ctx = Ctx { version: String::new(), origin: String::new(), query: Vec::new() };
-    serve_page(page, &ctx);
+    truncate_page(page);
 }
 
 /// A row as filters and sorts see it, without building lazy JSON.
@@ -1592,7 +2031,9 @@ impl Row<'_> {
 }
 
 fn query_data_source(w: &World, cur: &mut Cursors, ctx: &Ctx, id: &str, body: &Value) -> ApiResult {
-    visible_data_source(w, id)?;
+    let ds = visible_data_source(w, id)?;
+    let ids = property_ids(&ds.json["properties"]);
+    let keep = filter_properties(ctx, ids.iter().map(String::as_str))?;
     let scope = format!("query:{id}");
     let cursor = body_cursor(body)?;
     let size = page_size(body.get("page_size"), "body")?;
@@ -1605,7 +2046,7 @@ fn query_data_source(w: &World, cur: &mut Cursors, ctx: &Ctx, id: &str, body: &V
         .iter()
         .filter_map(|rid| w.page(rid))
         .map(|mut p| {
-            serve_page(&mut p, ctx);
+            serve_page(&mut p, &keep);
             p
         })
         .collect();

@@ -695,7 +695,7 @@ async fn request_validation_says_no_like_notion() {
         validation("body failed validation: body.in_trash should be not present, instead was `true`.")
     );
     assert_eq!(
-        refusal(api.get(&format!("/users/me?page_size=10")).await),
+        refusal(api.get("/users/me?page_size=10").await),
         validation("query failed validation: query.page_size should be not present, instead was `\"10\"`.")
     );
     // Cursors: strings, and only from the list that issued them.

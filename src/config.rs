@@ -411,6 +411,7 @@ pub fn from_vars(vars: &BTreeMap<String, String>, base_dir: &Path, ov: &Override
         String::new()
     });
     let api_url = r.url("NOTION_API_URL", false).unwrap_or_else(|| DEFAULT_API_URL.to_string());
+    warnings.extend(plain_http_warning("NOTION_API_URL", &api_url, "NOTION_TOKEN"));
     let version = r.get("NOTION_VERSION").unwrap_or_else(|| DEFAULT_VERSION.to_string());
     if !is_api_version(&version) {
         r.problems.push(format!(
@@ -481,6 +482,7 @@ pub fn from_vars(vars: &BTreeMap<String, String>, base_dir: &Path, ov: &Override
     // --- AI naming
     let ai = if r.bool("AI_NAMING_ENABLED", false) {
         let api_url = r.url("AI_API_URL", false).unwrap_or_else(|| "https://api.anthropic.com/v1/messages".to_string());
+        warnings.extend(plain_http_warning("AI_API_URL", &api_url, "AI_API_KEY"));
         let api_key = r.get("AI_API_KEY").unwrap_or_else(|| {
             r.problems.push(
                 "AI_API_KEY is missing (AI_NAMING_ENABLED=1): set the API key, or set AI_NAMING_ENABLED=0".into(),
@@ -601,6 +603,23 @@ fn read_percent(r: &mut Reader, key: &str, default: f64) -> f64 {
             default
         }
     }
+}
+
+/// A warning when `url` is plain `http://` to a host other than this machine: the secret in
+/// `secret_key` would cross the network unencrypted. Loopback (tests, a local proxy) is fine.
+fn plain_http_warning(key: &str, url: &str, secret_key: &str) -> Option<String> {
+    let u = url::Url::parse(url).ok()?;
+    let loopback = match u.host()? {
+        url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost") || d.to_ascii_lowercase().ends_with(".localhost"),
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+    };
+    (u.scheme() == "http" && !loopback).then(|| {
+        format!(
+            "{key} uses plain http:// to {}: {secret_key} would cross the network unencrypted; use https://",
+            u.host_str().unwrap_or("")
+        )
+    })
 }
 
 /// `host[:port]` entries separated by commas or spaces, lowercased.
@@ -928,5 +947,30 @@ mod tests {
             ("HEALTHCHECK_URL", "https://hc.example/ping/uuid"),
         ]);
         assert_eq!(c.secrets(), vec!["ntn_1".to_string(), "https://hc.example/ping/uuid".to_string()]);
+    }
+
+    #[test]
+    fn plain_http_to_another_host_is_a_warning_and_loopback_is_not() {
+        let base = [("NOTION_TOKEN", "secret_abc"), ("DB1_NOTION_ID", ID), ("DB1_GIT_REPO", "notes")];
+        let with = |extra: &[(&str, &str)]| {
+            let mut pairs = base.to_vec();
+            pairs.extend_from_slice(extra);
+            ok(&pairs).warnings
+        };
+        assert_eq!(
+            with(&[("NOTION_API_URL", "http://notion-proxy.lan:8080/v1")]),
+            vec!["NOTION_API_URL uses plain http:// to notion-proxy.lan: NOTION_TOKEN would cross the network unencrypted; use https://".to_string()]
+        );
+        assert_eq!(
+            with(&[("AI_NAMING_ENABLED", "1"), ("AI_API_KEY", "sk-abc"), ("AI_API_URL", "http://10.0.0.5/v1/messages")]),
+            vec!["AI_API_URL uses plain http:// to 10.0.0.5: AI_API_KEY would cross the network unencrypted; use https://".to_string()]
+        );
+        for local in
+            ["http://127.0.0.1:8000/v1", "http://localhost:3000", "http://[::1]:9/v1", "https://api.notion.com/v1"]
+        {
+            assert!(with(&[("NOTION_API_URL", local)]).is_empty(), "{local}");
+        }
+        // AI_API_URL is only looked at when AI naming is on.
+        assert!(with(&[("AI_API_URL", "http://ai.example.com/v1/messages")]).is_empty());
     }
 }

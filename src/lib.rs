@@ -5,6 +5,7 @@
 //! calls [`run`] and maps the outcome to an exit code. One module per boundary:
 //!
 //! - [`config`]: `.env` + environment -> a validated, plain `Config` (every problem reported at once)
+//! - [`http`]: the one retry policy, `Retry-After`, timeouts and transport errors under every client
 //! - [`notion`]: the Notion API client (auth, version, rate limit, retry, pagination, models, block tree)
 //! - [`markdown`]: pure rendering of a page and its blocks to `index.md`
 //! - [`media`]: downloading files, sniffing their real type, naming them stably
@@ -17,6 +18,7 @@
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod http;
 pub mod ids;
 pub mod logging;
 pub mod markdown;

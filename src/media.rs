@@ -3,19 +3,24 @@
 //!
 //! This module owns finding file references ([`collect`]), downloading them ([`Downloader`]:
 //! streamed to disk, hashed, size-limited, retried, expired signed URLs renewed through
-//! [`OwnerSource`]), sniffing their real type, and naming them (`assets/<n>-<slug>.<ext>` for
-//! images, `attachments/<safe original name>` for the rest, stable across runs through the
-//! remembered SHA-256 -> path map). It must not talk to the Notion API itself (re-reading owners
-//! goes through [`OwnerSource`], implemented by the engine), write into a repository, or let a
-//! signed URL's query string or the AI key reach a message.
+//! [`OwnerSource`]), refusing external URLs that point at loopback, link-local or private
+//! addresses unless `DOWNLOAD_ALLOW_HOSTS` lists them ([`guard`]), sniffing their real type, and
+//! naming them (`assets/<n>-<slug>.<ext>` for images, `attachments/<safe original name>` for the
+//! rest, stable across runs through the remembered SHA-256 -> path map). It must not talk to the
+//! Notion API itself (re-reading owners goes through [`OwnerSource`], implemented by the engine),
+//! write into a repository, or let a signed URL's query string or the AI key reach a message.
 //!
-//! External non-image files (video/audio/pdf/file blocks and non-image `files` entries that link
-//! elsewhere) are excluded by [`collect`]: they stay links in the Markdown.
+//! Files hosted by Notion must be downloaded (or the page fails and is retried). Files linked from
+//! elsewhere are downloaded best-effort: one that cannot be (an error, a refused address, a web
+//! page instead of the file, over `MAX_FILE_MB`) is a warning, and keeps the copy of the last
+//! backup when there is one, else stays a link. Videos on streaming sites (YouTube, Vimeo, Loom,
+//! ...) are not files and stay links.
 
 mod ai;
 mod collect;
 mod download;
 mod fetch;
+pub mod guard;
 mod naming;
 mod sniff;
 
@@ -23,14 +28,18 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::http::{RetryPolicy, Timeouts};
+
 use crate::markdown::{LocalFile, MediaKey};
 use crate::notion::model::{Block, FileObject, Page};
 
 pub use ai::{sanitize_answer, BREAKER_THRESHOLD};
-pub use collect::{collect, extension_of, fresh_file_in_block, fresh_file_in_page, looks_like_image, url_file_name};
+pub use collect::{
+    collect, extension_of, fresh_file_in_block, fresh_file_in_page, is_streaming_site, looks_like_image, url_file_name,
+};
 pub use download::Downloader;
 pub use fetch::{display_url, stream_to_file, StreamError, Streamed};
-pub use sniff::{sniff, Sniffed};
+pub use sniff::{looks_like_html, sniff, Sniffed};
 
 /// The Notion object to re-read when a signed URL has expired.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,7 +97,16 @@ pub struct PageMedia {
     /// SHA-256 -> path relative to the page folder, to remember in the state so that the same
     /// bytes keep the same name on the next run.
     pub names: BTreeMap<String, String>,
-    /// Human-readable warnings (failed external download with its URL, size limit exceeded, ...).
+    /// Reference ([`MediaKey::to_state_key`]) -> path relative to the page folder of every
+    /// reference whose file is in the page folder after this run (downloaded or kept): to
+    /// remember, and pass back as `previous` to the next run's [`Downloader::download_page`].
+    pub keys: BTreeMap<String, String>,
+    /// Paths (relative to the page folder) of files from the last backup kept because this run
+    /// could not download them again: not in [`PageMedia::files`], must not be deleted, and
+    /// [`PageMedia::map`] points at them.
+    pub kept: Vec<String>,
+    /// Human-readable warnings (failed external download with its host, size limit exceeded,
+    /// copy of the last backup kept, ...).
     pub warnings: Vec<String>,
     pub bytes_downloaded: u64,
 }
@@ -131,15 +149,17 @@ pub struct MediaConfig {
     /// Sent with every download; many CDNs refuse requests without one.
     pub user_agent: String,
     pub ai: Option<AiConfig>,
-    /// Connect timeout and longest silence while reading a body (not a cap on the whole
-    /// download, so large files on slow links still finish). Also the AI call timeout.
-    pub request_timeout: Duration,
-    /// First pause before retrying a transient failure; doubled each attempt (with jitter).
-    pub retry_base_delay: Duration,
-    /// Attempts per URL for transient failures (5xx, 429, timeouts, resets), at least 1.
-    pub max_attempts: u32,
+    /// Connect bound and longest silence of a download (no answer, or no byte of the body; not
+    /// a cap on the whole download, so large files on slow links still finish). The silence is
+    /// also the AI call's timeout.
+    pub timeouts: Timeouts,
+    /// Retries of transient failures (5xx, 429, timeouts, resets) per URL.
+    pub retry: RetryPolicy,
     /// How often an expired signed URL is renewed through the [`OwnerSource`] before giving up.
     pub max_refreshes: u32,
+    /// `DOWNLOAD_ALLOW_HOSTS`: lowercase `host` or `host:port` entries external files may be
+    /// fetched from even when they resolve to loopback, link-local or private addresses.
+    pub allow_hosts: Vec<String>,
 }
 
 /// The default `User-Agent`: browser-compatible prefix (some CDNs insist), honest product token.
@@ -153,17 +173,24 @@ impl Default for MediaConfig {
             concurrency: 4,
             user_agent: DEFAULT_USER_AGENT.to_string(),
             ai: None,
-            request_timeout: Duration::from_secs(60),
-            retry_base_delay: Duration::from_millis(500),
-            max_attempts: 4,
+            timeouts: Timeouts::new(Duration::from_secs(30), Duration::from_secs(60)),
+            retry: RetryPolicy {
+                max_attempts: 4,
+                max_throttled: 4,
+                base_delay: Duration::from_secs(1),
+                max_delay: Duration::from_secs(30),
+                max_total: Duration::from_secs(300),
+                max_retry_after: Duration::from_secs(30),
+            },
             max_refreshes: 3,
+            allow_hosts: Vec::new(),
         }
     }
 }
 
 /// Why a page's media could not be backed up. Every variant fails the page (it is retried on
-/// the next run and never recorded as backed up); failed external downloads and files over the
-/// size limit are warnings in [`PageMedia::warnings`] instead.
+/// the next run and never recorded as backed up); failed or refused external downloads and
+/// files over the size limit are warnings in [`PageMedia::warnings`] instead.
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
     #[error("could not set up the HTTP client for downloads: {0}")]

@@ -202,7 +202,7 @@ impl Notifier {
             .connect_timeout(CONNECT_TIMEOUT)
             .build()
             .map_err(|e| redact::scrub(&e.without_url().to_string()));
-        Self { cfg, client, retry: RetryPolicy::default() }
+        Self { cfg, client, retry: http::default_policy() }
     }
 
     /// Replaces the retry policy (tests use short waits).

@@ -162,7 +162,14 @@ fn config() -> NotifyConfig {
 }
 
 fn fast_retry() -> RetryPolicy {
-    RetryPolicy { max_attempts: 3, backoff: Duration::from_millis(1), max_retry_after: Duration::from_secs(5) }
+    RetryPolicy {
+        max_attempts: 3,
+        max_throttled: 3,
+        base_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(10),
+        max_total: Duration::from_secs(60),
+        max_retry_after: Duration::from_secs(5),
+    }
 }
 
 fn discord_notifier(fake: &Fake, level: u8) -> Notifier {

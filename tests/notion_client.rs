@@ -23,6 +23,7 @@ fn client(fake: &FakeNotion, rate: f64, burst: u32) -> NotionClient {
         base_delay: Duration::from_millis(20),
         max_delay: Duration::from_millis(200),
         max_total: Duration::from_secs(120),
+        ..RetryPolicy::default()
     };
     NotionClient::new(c).unwrap()
 }

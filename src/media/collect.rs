@@ -2,10 +2,10 @@
 //! [`MediaKey`] out of a re-read block or page when a signed URL has expired.
 //!
 //! Order is document order: page icon, cover, `files` properties (by property name), then the
-//! block tree depth-first. External non-image files (video/audio/pdf/file blocks and non-image
-//! `files` entries that link elsewhere) are **excluded**: they are not ours to copy and the
-//! renderer keeps them as links. External images (image blocks, icons, covers, image-like
-//! `files` entries) are included and downloaded best-effort.
+//! block tree depth-first. Files linked from outside Notion (images, file/pdf/audio/video blocks,
+//! `files` entries) are included and downloaded best-effort, like the seed script does; video and
+//! audio blocks that embed a streaming site (YouTube, Vimeo, Loom, Spotify, ...) are **excluded**:
+//! there is no file to copy, and the renderer keeps them as links.
 
 use std::collections::HashSet;
 
@@ -13,6 +13,35 @@ use crate::markdown::MediaKey;
 use crate::notion::model::{plain_text, Block, BlockKind, FileObject, Icon, Page, PropertyKind, RichText};
 
 use super::{MediaItem, Owner, Role};
+
+/// Sites whose video and audio links are players, not files (a host or any of its subdomains).
+const STREAMING_SITES: &[&str] = &[
+    "youtube.com",
+    "youtu.be",
+    "youtube-nocookie.com",
+    "vimeo.com",
+    "loom.com",
+    "dailymotion.com",
+    "dai.ly",
+    "twitch.tv",
+    "wistia.com",
+    "wistia.net",
+    "vidyard.com",
+    "streamable.com",
+    "tiktok.com",
+    "facebook.com",
+    "fb.watch",
+    "instagram.com",
+    "bilibili.com",
+    "rumble.com",
+    "ted.com",
+    "spotify.com",
+    "soundcloud.com",
+    "music.apple.com",
+    "podcasts.apple.com",
+    "mixcloud.com",
+    "bandcamp.com",
+];
 
 /// Extensions that make a `files` entry (or an unknown reference) look like an image.
 const IMAGE_EXTS: &[&str] =
@@ -63,8 +92,7 @@ impl Collector {
         caption: String,
     ) {
         let downloadable = match &file {
-            FileObject::Hosted { .. } => true,
-            FileObject::External { .. } => role == Role::Image,
+            FileObject::Hosted { .. } | FileObject::External { .. } => true,
             FileObject::Upload { .. } | FileObject::Unknown { .. } => false,
         };
         if !downloadable || !self.seen.insert(key.clone()) {
@@ -115,6 +143,11 @@ impl Collector {
             }
             kind => {
                 if let Some(m) = kind.media() {
+                    let player = matches!(kind, BlockKind::Video(_) | BlockKind::Audio(_))
+                        && matches!(&m.file, FileObject::External { url } if is_streaming_site(url));
+                    if player {
+                        return;
+                    }
                     let role = if matches!(kind, BlockKind::Image(_)) { Role::Image } else { Role::Attachment };
                     let key = MediaKey::Block(b.id.clone());
                     let name = m.name.clone().filter(|n| !n.is_empty());
@@ -123,6 +156,15 @@ impl Collector {
             }
         }
     }
+}
+
+/// True when `url` points at a streaming site's player (YouTube, Vimeo, Loom, ...), not a file.
+pub fn is_streaming_site(url: &str) -> bool {
+    let Some(host) = url::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_ascii_lowercase)) else {
+        return false;
+    };
+    let host = host.trim_end_matches('.');
+    STREAMING_SITES.iter().any(|site| host == *site || host.strip_suffix(site).is_some_and(|p| p.ends_with('.')))
 }
 
 /// True when `name` (a file name or URL path) ends in an image extension.
@@ -212,6 +254,28 @@ mod tests {
     }
 
     #[test]
+    fn streaming_sites_are_players_and_other_hosts_are_not() {
+        for url in [
+            "https://www.youtube.com/watch?v=x",
+            "https://youtu.be/x",
+            "https://player.vimeo.com/video/1",
+            "https://www.loom.com/share/abc",
+            "https://open.spotify.com/episode/1",
+            "https://YOUTUBE.com./watch",
+        ] {
+            assert!(is_streaming_site(url), "{url}");
+        }
+        for url in [
+            "https://cdn.example/clip.mp4",
+            "https://notyoutube.com/v.mp4",
+            "https://youtube.com.evil.example/x",
+            "nonsense",
+        ] {
+            assert!(!is_streaming_site(url), "{url}");
+        }
+    }
+
+    #[test]
     fn document_order_headings_context_and_exclusions() {
         let page: Page = serde_json::from_value(json!({
             "id": "p1",
@@ -240,7 +304,9 @@ mod tests {
             block(json!({"id": "c1", "type": "callout", "callout": {"rich_text": rt("note"),
                 "icon": hosted("https://s3.example/a/b/ic.svg?s=1")}})),
             block(json!({"id": "v1", "type": "video", "video": {"type": "external",
-                "external": {"url": "https://youtube.example/v"}}})),
+                "external": {"url": "https://www.youtube.com/watch?v=v"}}})),
+            block(json!({"id": "v2", "type": "video", "video": {"type": "external",
+                "external": {"url": "https://cdn.example/talk.mp4"}}})),
             block(json!({"id": "f1", "type": "file", "file": {"type": "file",
                 "file": {"url": "https://s3.example/a/b/raw?s=1"}, "name": "Report Q1.xlsx"}})),
         ];
@@ -253,9 +319,11 @@ mod tests {
                 MediaKey::Cover,
                 MediaKey::Property { name: "Files".into(), index: 0 },
                 MediaKey::Property { name: "Files".into(), index: 1 },
+                MediaKey::Property { name: "Files".into(), index: 2 },
                 MediaKey::Block("img1".into()),
                 MediaKey::Block("img2".into()),
                 MediaKey::Block("c1".into()),
+                MediaKey::Block("v2".into()),
                 MediaKey::Block("f1".into()),
             ]
         );
@@ -263,6 +331,10 @@ mod tests {
         assert_eq!(items[2].role, Role::Attachment);
         assert_eq!(items[2].original_name.as_deref(), Some("scan.PDF"));
         assert_eq!(items[3].role, Role::Image);
+        assert_eq!(items[4].role, Role::Attachment);
+        assert_eq!(items[4].original_name.as_deref(), Some("doc.pdf"));
+        assert_eq!(by("v2").role, Role::Attachment);
+        assert_eq!(by("v2").original_name.as_deref(), Some("talk.mp4"));
         assert_eq!(by("img1").heading, "Intro");
         assert_eq!(by("img1").context, "Look at this");
         assert_eq!(by("img1").caption, "cap");

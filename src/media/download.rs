@@ -3,10 +3,13 @@
 //!
 //! Per reference: renew the signed URL first when its `expiry_time` is past, GET it (streamed to
 //! `staging_dir/.part-*`), on a stale Notion-hosted URL re-read the owner through
-//! [`OwnerSource`] and try the fresh one, on 5xx/timeouts/resets back off and retry, all bounded.
-//! Then, in document order: dedupe by SHA-256, sniff the type, name (remembered name first, else
-//! AI or heading), and move each file to `staging_dir/<rel_path>`. It owns its HTTP client (not
-//! the Notion API's rate limit) and never writes outside `staging_dir`.
+//! [`OwnerSource`] and try the fresh one, on 5xx/timeouts/resets back off and retry under the
+//! crate's retry policy, all bounded. An external file that cannot be fetched (refused address,
+//! error, a web page instead of the file, over the size limit) is a warning: the reference keeps
+//! the copy of the last backup when there is one (`previous`), else its link. Then, in document
+//! order: dedupe by SHA-256, sniff the type, name (remembered name first, else AI or heading),
+//! and move each file to `staging_dir/<rel_path>`. It owns its HTTP clients (not the Notion API's
+//! rate limit) and never writes outside `staging_dir`.
 //!
 //! `staging_dir` must be private to one `download_page` call (a fresh temp dir per page).
 
@@ -14,30 +17,30 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::StreamExt;
 use tokio::sync::Semaphore;
 
 use super::ai::{AiNamer, AiOutcome, AI_MEDIA_TYPES, BREAKER_THRESHOLD, MAX_AI_IMAGE_BYTES};
 use super::collect::{fresh_file_in_block, fresh_file_in_page};
-use super::fetch::{attempt, display_url, Attempt, Streamed};
+use super::fetch::{display_url, Attempt, Fetcher, Streamed};
+use super::guard::{host_and_port, Guard};
 use super::naming::{self, Taken};
-use super::sniff::{sniff, Sniffed};
+use super::sniff::{looks_like_html, sniff, Sniffed};
 use super::{MediaConfig, MediaError, MediaItem, OwnerSource, PageMedia, Role, StagedFile};
+use crate::http::Retry;
 use crate::markdown::{LocalFile, MediaKey};
 use crate::notion::model::FileObject;
 
 /// A signed URL this close to its `expiry_time` is renewed before use.
 const EXPIRY_MARGIN_SECS: i64 = 30;
-/// Longest pause between retries.
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// Smallest image side worth asking the AI about.
 const MIN_AI_SIDE: u32 = 100;
 
-/// Downloads media for the whole run: one HTTP client, one concurrency budget, one AI breaker.
+/// Downloads media for the whole run: one set of HTTP clients, one concurrency budget, one AI
+/// breaker.
 pub struct Downloader {
-    client: reqwest::Client,
+    fetcher: Fetcher,
     cfg: MediaConfig,
     ai: AiNamer,
     permits: Arc<Semaphore>,
@@ -50,7 +53,8 @@ enum Fetched {
         part: PathBuf,
         streamed: Streamed,
     },
-    /// Left out of the map, with a warning (external failure, over the size limit).
+    /// Not downloaded, with the warning's first part (external failure, refused address, over
+    /// the size limit); the reference keeps its previous copy or its link.
     Skipped(String),
 }
 
@@ -70,16 +74,11 @@ struct Unique {
 
 impl Downloader {
     pub fn new(cfg: MediaConfig) -> Result<Self, MediaError> {
-        let client = reqwest::Client::builder()
-            .use_rustls_tls()
-            .user_agent(cfg.user_agent.clone())
-            .connect_timeout(cfg.request_timeout)
-            .read_timeout(cfg.request_timeout)
-            .build()
-            .map_err(|e| MediaError::Client(e.to_string()))?;
-        let ai = AiNamer::new(client.clone(), cfg.ai.clone(), cfg.request_timeout);
+        let fetcher = Fetcher::new(&cfg.user_agent, cfg.timeouts, Guard::new(&cfg.allow_hosts))
+            .map_err(|e| MediaError::Client(e.without_url().to_string()))?;
+        let ai = AiNamer::new(fetcher.plain().clone(), cfg.ai.clone(), cfg.timeouts.silence);
         let permits = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
-        Ok(Downloader { client, cfg, ai, permits, parts: AtomicU64::new(0) })
+        Ok(Downloader { fetcher, cfg, ai, permits, parts: AtomicU64::new(0) })
     }
 
     /// True while AI naming is configured and its circuit breaker has not tripped.
@@ -91,13 +90,17 @@ impl Downloader {
     ///
     /// `remembered` maps SHA-256 -> path (relative to the page folder) from earlier runs; the
     /// returned [`PageMedia::names`] is the complete map to remember for this page now (it
-    /// replaces the old one). `Err` means the page must fail: a Notion-hosted file could not be
-    /// downloaded (even with renewed links), or the disk failed.
+    /// replaces the old one). `previous` maps each reference's state key
+    /// ([`MediaKey::to_state_key`]) to the path its file had in the last backup
+    /// ([`PageMedia::keys`] of that run): a reference that cannot be downloaded now keeps that
+    /// file ([`PageMedia::kept`]). `Err` means the page must fail: a Notion-hosted file could not
+    /// be downloaded (even with renewed links), or the disk failed.
     pub async fn download_page(
         &self,
         items: &[MediaItem],
         source: &dyn OwnerSource,
         remembered: &BTreeMap<String, String>,
+        previous: &BTreeMap<String, String>,
         staging_dir: &Path,
     ) -> Result<PageMedia, MediaError> {
         let mut media = PageMedia::default();
@@ -141,8 +144,21 @@ impl Downloader {
         }
         let results = fetched;
 
-        let mut uniques = self.group(items, &job_of_item, &results, &mut media).await;
-        self.name_all(items, &mut uniques, remembered, &mut media).await;
+        // References that were not downloaded keep the file of the last backup, if any.
+        let kept_of_item: Vec<Option<String>> = items
+            .iter()
+            .zip(&job_of_item)
+            .map(|(item, &job)| match &results[job] {
+                Fetched::Skipped(_) => {
+                    previous.get(&item.key.to_state_key()).filter(|p| naming::is_valid_remembered(p)).cloned()
+                }
+                Fetched::Got { .. } => None,
+            })
+            .collect();
+
+        let mut uniques = self.group(items, &job_of_item, &results, &kept_of_item, &mut media).await;
+        let kept_paths: Vec<&str> = kept_of_item.iter().flatten().map(String::as_str).collect();
+        self.name_all(items, &mut uniques, remembered, &kept_paths, &mut media).await;
 
         for u in &uniques {
             let rel = u.path.as_deref().expect("every unique file was named");
@@ -155,6 +171,7 @@ impl Downloader {
                 LocalFile { path: rel.to_string(), width: u.width, height: u.height, is_image: u.sniffed.is_image };
             for k in &u.keys {
                 media.map.insert(k.clone(), local.clone());
+                media.keys.insert(k.to_state_key(), rel.to_string());
             }
             media.names.insert(u.sha.clone(), rel.to_string());
             media.files.push(StagedFile {
@@ -164,15 +181,32 @@ impl Downloader {
                 sha256: u.sha.clone(),
             });
         }
+        for (item, path) in items.iter().zip(&kept_of_item) {
+            let Some(path) = path else { continue };
+            let is_image = path.starts_with(naming::ASSETS);
+            media.map.insert(item.key.clone(), LocalFile { path: path.clone(), width: None, height: None, is_image });
+            media.keys.insert(item.key.to_state_key(), path.clone());
+            if !media.kept.contains(path) {
+                media.kept.push(path.clone());
+            }
+            // The kept file's bytes keep their name for when the download works again.
+            for (sha, p) in remembered {
+                if p == path {
+                    media.names.entry(sha.clone()).or_insert_with(|| p.clone());
+                }
+            }
+        }
         Ok(media)
     }
 
-    /// Fold download results into distinct contents in document order; collect warnings.
+    /// Fold download results into distinct contents in document order; collect warnings (one
+    /// per URL, saying whether the last backup's copy was kept).
     async fn group(
         &self,
         items: &[MediaItem],
         job_of_item: &[usize],
         results: &[Fetched],
+        kept_of_item: &[Option<String>],
         media: &mut PageMedia,
     ) -> Vec<Unique> {
         let mut uniques: Vec<Unique> = Vec::new();
@@ -184,7 +218,16 @@ impl Downloader {
             match &results[job] {
                 Fetched::Skipped(w) => {
                     if first_use {
-                        media.warnings.push(w.clone());
+                        let kept: Vec<&str> = (i..items.len())
+                            .filter(|&k| job_of_item[k] == job)
+                            .filter_map(|k| kept_of_item[k].as_deref())
+                            .collect();
+                        let outcome = match (kept.first(), item.file.is_hosted()) {
+                            (Some(p), _) => format!("; kept the copy from the last backup ({p})"),
+                            (None, true) => String::new(),
+                            (None, false) => "; the page keeps a link to the original".to_string(),
+                        };
+                        media.warnings.push(format!("{w}{outcome}"));
                     }
                 }
                 Fetched::Got { part, streamed } => {
@@ -223,15 +266,20 @@ impl Downloader {
     }
 
     /// Give every distinct content its path: the remembered one when still valid and free,
-    /// else a new one (images numbered after the highest number in use).
+    /// else a new one (images numbered after the highest number in use). `kept` paths (the last
+    /// backup's copies of what could not be downloaded) are in use.
     async fn name_all(
         &self,
         items: &[MediaItem],
         uniques: &mut [Unique],
         remembered: &BTreeMap<String, String>,
+        kept: &[&str],
         media: &mut PageMedia,
     ) {
         let mut taken = Taken::default();
+        for p in kept {
+            taken.insert(p);
+        }
         for u in uniques.iter_mut() {
             if let Some(p) = remembered.get(&u.sha).filter(|p| naming::is_valid_remembered(p)) {
                 if !taken.contains(p) {
@@ -240,8 +288,8 @@ impl Downloader {
                 }
             }
         }
-        let mut next =
-            uniques.iter().filter_map(|u| u.path.as_deref().and_then(naming::number_of)).max().unwrap_or(0) + 1;
+        let in_use = uniques.iter().filter_map(|u| u.path.as_deref()).chain(kept.iter().copied());
+        let mut next = in_use.filter_map(naming::number_of).max().unwrap_or(0) + 1;
         for u in uniques.iter_mut().filter(|u| u.path.is_none()) {
             let item = &items[u.first];
             let candidate = match u.placement {
@@ -299,7 +347,7 @@ impl Downloader {
         let name = display_name(item);
         let mut file = item.file.clone();
         let mut refreshes = 0;
-        let mut tries = 0;
+        let mut retrier = self.cfg.retry.start(name.as_str());
         if is_expired(&file) {
             file = self.refresh(item, &file, source).await?;
             refreshes += 1;
@@ -309,43 +357,52 @@ impl Downloader {
                 return Err(MediaError::Vanished { name, owner: item.owner.describe() });
             };
             let io = |e| io_err(&name, &part, e);
-            let outcome = attempt(&self.client, url, hosted, &part, self.cfg.max_file_bytes).await.map_err(io)?;
+            let outcome = self.fetcher.attempt(url, hosted, &part, self.cfg.max_file_bytes).await.map_err(io)?;
             let reason = match outcome {
-                Attempt::Done(streamed) => {
+                Attempt::Done(streamed, content_type) => {
                     tracing::debug!(file = %name, url = %display_url(url), bytes = streamed.size, "downloaded");
-                    // An external "image" that answers with an HTML error page (200 OK) must
-                    // stay a link, not become an attachment.
-                    let complete = streamed.size as usize <= streamed.head.len();
-                    if !hosted && !sniff(&streamed.head, complete, None).is_image {
-                        let _ = tokio::fs::remove_file(&part).await;
-                        "the server did not send an image".to_string()
-                    } else {
-                        return Ok(Fetched::Got { part, streamed });
+                    match (hosted, refused_content(item, &streamed, &content_type)) {
+                        (false, Some(reason)) => {
+                            // An external "file" that answers with an HTML error or login page
+                            // (200 OK) must stay a link, not become an attachment.
+                            let _ = tokio::fs::remove_file(&part).await;
+                            reason
+                        }
+                        _ => return Ok(Fetched::Got { part, streamed }),
                     }
                 }
                 Attempt::TooLarge { size, limit } => return Ok(Fetched::Skipped(too_large(&name, url, size, limit))),
+                Attempt::Refused(refusal) => {
+                    tracing::warn!(file = %name, host = %refusal.host, why = %refusal.why, "external file refused");
+                    return Ok(Fetched::Skipped(format!(
+                        "refused to download the external file `{name}` from {}: {refusal} (only hosts listed in \
+                         DOWNLOAD_ALLOW_HOSTS may be on loopback, link-local or private addresses)",
+                        refusal.host
+                    )));
+                }
                 Attempt::Stale(reason) if hosted && refreshes < self.cfg.max_refreshes => {
                     tracing::debug!(file = %name, %reason, "signed link stale; re-reading its owner");
                     file = self.refresh(item, &file, source).await?;
                     refreshes += 1;
                     continue;
                 }
-                Attempt::Transient(reason, retry_after) if tries + 1 < self.cfg.max_attempts.max(1) => {
-                    tries += 1;
-                    let pause = backoff(self.cfg.retry_base_delay, tries, retry_after);
-                    tracing::debug!(file = %name, %reason, attempt = tries, ?pause, "retrying download");
-                    tokio::time::sleep(pause).await;
-                    continue;
+                Attempt::Transient(reason, after, throttled) => {
+                    let retry =
+                        if throttled { Retry::throttled(&reason, after) } else { Retry::failed(&reason).after(after) };
+                    match retrier.pause(retry).await {
+                        Ok(()) => continue,
+                        Err(_) => reason,
+                    }
                 }
-                Attempt::Stale(r) | Attempt::Transient(r, _) | Attempt::Permanent(r) => r,
+                Attempt::Stale(r) | Attempt::Permanent(r) => r,
             };
             if hosted {
                 return Err(MediaError::Hosted { name, url: display_url(url), reason });
             }
-            tracing::warn!(file = %name, url = %display_url(url), %reason, "external file not downloaded");
+            let host = url_host(url);
+            tracing::warn!(file = %name, %host, %reason, "external file not downloaded");
             return Ok(Fetched::Skipped(format!(
-                "could not download the external file `{name}` ({}): {reason}; the page keeps a link to the original",
-                display_url(url)
+                "could not download the external file `{name}` from {host}: {reason}"
             )));
         }
     }
@@ -381,11 +438,21 @@ fn is_expired(file: &FileObject) -> bool {
         .unwrap_or(false)
 }
 
-/// Exponential backoff with jitter; `Retry-After` wins when larger. Capped at [`MAX_BACKOFF`].
-fn backoff(base: Duration, attempt: u32, retry_after: Option<Duration>) -> Duration {
-    let exp = base.saturating_mul(1u32 << attempt.min(10));
-    let jitter = exp.mul_f64(rand::random::<f64>() * 0.5);
-    (exp + jitter).max(retry_after.unwrap_or_default()).min(MAX_BACKOFF)
+/// Why the bytes an external URL sent are not the file: an image reference that got no image,
+/// or a web page instead of a file.
+fn refused_content(item: &MediaItem, streamed: &Streamed, content_type: &str) -> Option<String> {
+    let complete = streamed.size as usize <= streamed.head.len();
+    let sniffed = sniff(&streamed.head, complete, None);
+    if item.role == Role::Image && !sniffed.is_image {
+        return Some("the server did not send an image".to_string());
+    }
+    let html = content_type.starts_with("text/html") || content_type.starts_with("application/xhtml");
+    (html || looks_like_html(&streamed.head)).then(|| "the server sent a web page instead of the file".to_string())
+}
+
+/// `host[:port]` of a URL, for warnings (never its path or query string).
+fn url_host(url: &str) -> String {
+    url::Url::parse(url).map(|u| host_and_port(&u)).unwrap_or_else(|_| "an invalid URL".to_string())
 }
 
 fn display_name(item: &MediaItem) -> String {
@@ -402,8 +469,8 @@ fn too_large(name: &str, url: &str, size: Option<u64>, limit: u64) -> String {
     let mb = |b: u64| b as f64 / (1024.0 * 1024.0);
     let size = size.map(|s| format!(" ({:.1} MB)", mb(s))).unwrap_or_default();
     format!(
-        "skipped `{name}` ({}){size}: larger than the {:.0} MB limit; raise MAX_FILE_MB to back it up",
-        display_url(url),
+        "skipped `{name}` from {}{size}: larger than the {:.0} MB limit; raise MAX_FILE_MB to back it up",
+        url_host(url),
         mb(limit)
     )
 }
@@ -439,14 +506,5 @@ mod tests {
         assert!(!is_expired(&f("2999-01-01T00:00:00.000Z")));
         assert!(!is_expired(&f("garbage")));
         assert!(!is_expired(&FileObject::External { url: "u".into() }));
-    }
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        let b = Duration::from_millis(100);
-        assert!(backoff(b, 1, None) >= Duration::from_millis(200));
-        assert!(backoff(b, 1, None) <= Duration::from_millis(300));
-        assert_eq!(backoff(b, 30, None), MAX_BACKOFF);
-        assert_eq!(backoff(b, 1, Some(Duration::from_secs(5))), Duration::from_secs(5));
     }
 }

@@ -1,19 +1,25 @@
 //! One HTTP download attempt, streamed to a file on disk while hashing, plus the classification
-//! of what went wrong (expired signed URL, transient, permanent, too large).
+//! of what went wrong (expired signed URL, transient, permanent, refused, too large).
 //!
 //! Never holds a whole file in memory: bytes go from the response stream through a SHA-256
 //! hasher into a buffered file writer; only the first [`HEAD_LEN`] bytes are kept, for sniffing.
-//! Retrying, refreshing and naming are decided by the caller (`download.rs`).
+//! External URLs go through the [`Guard`] on every redirect hop; timeouts, `Retry-After` and
+//! status classes are [`crate::http`]'s. Retrying, refreshing and naming are decided by the caller
+//! (`download.rs`).
 
 use std::fmt::Display;
 use std::path::Path;
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, LOCATION};
+use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
+use super::guard::{Guard, Refusal};
 use super::sniff::HEAD_LEN;
+use crate::http::{self, StatusClass, Timeouts, Transport, TransportKind};
 
 /// What a finished stream produced.
 #[derive(Debug, Clone)]
@@ -80,91 +86,136 @@ where
     Ok(Streamed { size, sha256: hex::encode(hasher.finalize()), head })
 }
 
+/// Redirects followed for an external file; every hop is checked by the [`Guard`].
+const MAX_REDIRECTS: usize = 10;
+
 /// The outcome of one GET.
 #[derive(Debug)]
 pub enum Attempt {
-    Done(Streamed),
+    /// The body, and the `Content-Type` the server gave it.
+    Done(Streamed, String),
     /// 400/401/403/404 on a Notion-hosted URL: most likely an expired signature; re-read the owner.
     Stale(String),
-    /// 408/429/5xx, timeout, connection reset: retry after a pause (`Retry-After` when given).
-    Transient(String, Option<Duration>),
+    /// 408/429/5xx, timeout, connection reset: retry after a pause (`Retry-After` when given;
+    /// `true` for a throttled answer).
+    Transient(String, Option<Duration>, bool),
     /// Anything else (404 on an external URL, bad URL, too many redirects).
     Permanent(String),
+    /// An external URL (or a hop of its redirects) that points at a non-public address.
+    Refused(Refusal),
     /// The file is larger than the limit (from `Content-Length` or counted while streaming).
-    TooLarge {
-        size: Option<u64>,
-        limit: u64,
-    },
+    TooLarge { size: Option<u64>, limit: u64 },
 }
 
-/// GET `url` and stream the body to `path`. Only a disk error is an `Err`.
-pub async fn attempt(
-    client: &reqwest::Client,
-    url: &str,
-    hosted: bool,
-    path: &Path,
-    limit: u64,
-) -> Result<Attempt, std::io::Error> {
-    let mut req = client.get(url);
-    if !hosted {
-        req = req.header(reqwest::header::ACCEPT, "image/avif,image/webp,image/*,*/*;q=0.8");
+/// The HTTP side of downloads: Notion-hosted files through a plain client, external ones
+/// through a client whose resolver only connects to public addresses (unless allow-listed) and
+/// that follows redirects here, one checked hop at a time.
+pub struct Fetcher {
+    hosted: reqwest::Client,
+    external: reqwest::Client,
+    guard: Guard,
+    timeouts: Timeouts,
+}
+
+impl Fetcher {
+    pub fn new(user_agent: &str, timeouts: Timeouts, guard: Guard) -> Result<Fetcher, reqwest::Error> {
+        let hosted = http::client_builder(user_agent, &timeouts).build()?;
+        let external = http::client_builder(user_agent, &timeouts)
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(guard.resolver())
+            .build()?;
+        Ok(Fetcher { hosted, external, guard, timeouts })
     }
-    let resp = match req.send().await {
-        Ok(r) => r,
-        Err(e) => return Ok(classify_error(&e)),
-    };
-    let status = resp.status();
-    if !status.is_success() {
-        let retry_after = resp
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let code = status.as_u16();
-        let body = read_prefix(resp, 4096).await;
-        let expired = body.contains("AccessDenied") || body.contains("expired");
-        let reason = if expired { format!("HTTP {code} (signed link expired)") } else { format!("HTTP {code}") };
-        return Ok(match code {
-            400 | 401 | 403 | 404 if hosted => Attempt::Stale(reason),
-            408 | 429 | 500..=599 => Attempt::Transient(reason, retry_after),
-            _ => Attempt::Permanent(reason),
-        });
+
+    /// The plain client (Notion-hosted files, the AI endpoint).
+    pub fn plain(&self) -> &reqwest::Client {
+        &self.hosted
     }
-    if let Some(len) = resp.content_length().filter(|&l| l > limit) {
-        return Ok(Attempt::TooLarge { size: Some(len), limit });
-    }
-    match stream_to_file(resp.bytes_stream(), path, limit).await {
-        Ok(s) => Ok(Attempt::Done(s)),
-        Err(StreamError::TooLarge { limit }) => Ok(Attempt::TooLarge { size: None, limit }),
-        Err(StreamError::Body(e)) => Ok(Attempt::Transient(format!("download broke off: {e}"), None)),
-        Err(StreamError::Io(e)) => Err(e),
+
+    /// GET `url` and stream the body to `path`. Only a disk error is an `Err`.
+    pub async fn attempt(&self, url: &str, hosted: bool, path: &Path, limit: u64) -> Result<Attempt, std::io::Error> {
+        let Ok(mut current) = url::Url::parse(url) else {
+            return Ok(Attempt::Permanent("not a valid URL".into()));
+        };
+        for _ in 0..=MAX_REDIRECTS {
+            if !matches!(current.scheme(), "http" | "https") {
+                return Ok(Attempt::Permanent(format!("{}: links are not downloaded", current.scheme())));
+            }
+            let origin = http::origin(current.as_str());
+            let req = if hosted {
+                self.hosted.get(current.as_str())
+            } else {
+                if let Err(refusal) = self.guard.check(&current).await {
+                    return Ok(Attempt::Refused(refusal));
+                }
+                self.external.get(current.as_str()).header(ACCEPT, "image/avif,image/webp,image/*,*/*;q=0.8")
+            };
+            let resp = match http::send(req, None, &self.timeouts).await {
+                Ok(r) => r,
+                Err(t) => return Ok(transport(&t, &origin, &self.timeouts)),
+            };
+            let status = resp.status();
+            if !hosted && status.is_redirection() && status != StatusCode::NOT_MODIFIED {
+                let next =
+                    resp.headers().get(LOCATION).and_then(|v| v.to_str().ok()).and_then(|l| current.join(l).ok());
+                match next {
+                    Some(n) => {
+                        tracing::debug!(from = %display_url(current.as_str()), to = %display_url(n.as_str()), "redirected");
+                        current = n;
+                        continue;
+                    }
+                    None => {
+                        return Ok(Attempt::Permanent(format!("HTTP {} without a usable Location", status.as_u16())))
+                    }
+                }
+            }
+            if !status.is_success() {
+                let retry_after = http::retry_after(resp.headers());
+                let code = status.as_u16();
+                let body = read_prefix(resp, 4096, &self.timeouts).await;
+                let expired = body.contains("AccessDenied") || body.contains("expired");
+                let reason =
+                    if expired { format!("HTTP {code} (signed link expired)") } else { format!("HTTP {code}") };
+                return Ok(match (code, http::status_class(status)) {
+                    (400 | 401 | 403 | 404, _) if hosted => Attempt::Stale(reason),
+                    (_, StatusClass::Throttled) => Attempt::Transient(reason, retry_after, true),
+                    (_, StatusClass::Transient) => Attempt::Transient(reason, retry_after, false),
+                    _ => Attempt::Permanent(reason),
+                });
+            }
+            if let Some(len) = resp.content_length().filter(|&l| l > limit) {
+                return Ok(Attempt::TooLarge { size: Some(len), limit });
+            }
+            let content_type =
+                resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+            let timeouts = self.timeouts;
+            let chunks = http::body(resp, &timeouts).map(|c| c.map_err(|t| t.describe(&origin, "", &timeouts)));
+            return match stream_to_file(chunks, path, limit).await {
+                Ok(s) => Ok(Attempt::Done(s, content_type)),
+                Err(StreamError::TooLarge { limit }) => Ok(Attempt::TooLarge { size: None, limit }),
+                Err(StreamError::Body(e)) => Ok(Attempt::Transient(format!("download broke off: {e}"), None, false)),
+                Err(StreamError::Io(e)) => Err(e),
+            };
+        }
+        Ok(Attempt::Permanent(format!("more than {MAX_REDIRECTS} redirects")))
     }
 }
 
-fn classify_error(e: &reqwest::Error) -> Attempt {
-    // reqwest errors carry the URL; strip it (signed query strings are secrets).
-    let what = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "could not connect"
-    } else if e.is_redirect() {
-        return Attempt::Permanent("too many redirects".into());
-    } else if e.is_builder() {
-        return Attempt::Permanent("not a valid URL".into());
-    } else {
-        "connection failed"
-    };
-    let detail = std::error::Error::source(e).map(|s| format!(": {s}")).unwrap_or_default();
-    Attempt::Transient(format!("{what}{detail}"), None)
+/// A request without an answer: worth a retry unless the URL itself is the problem.
+fn transport(t: &Transport, origin: &str, timeouts: &Timeouts) -> Attempt {
+    match t.kind {
+        TransportKind::Redirects => Attempt::Permanent("too many redirects".into()),
+        TransportKind::InvalidUrl => Attempt::Permanent("not a valid URL".into()),
+        _ => Attempt::Transient(t.describe(origin, "", timeouts), None, false),
+    }
 }
 
 /// Up to `max` bytes of an error body, as lossy text (the rest is dropped unread).
-async fn read_prefix(resp: reqwest::Response, max: usize) -> String {
+async fn read_prefix(resp: reqwest::Response, max: usize, timeouts: &Timeouts) -> String {
     let mut buf = Vec::new();
-    let mut stream = resp.bytes_stream();
+    let mut stream = std::pin::pin!(http::body(resp, timeouts));
     while let Some(Ok(chunk)) = stream.next().await {
-        buf.extend_from_slice(&chunk);
+        buf.extend_from_slice(chunk.as_ref());
         if buf.len() >= max {
             buf.truncate(max);
             break;

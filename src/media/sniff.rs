@@ -73,6 +73,17 @@ pub fn sniff(head: &[u8], complete: bool, original_name: Option<&str>) -> Sniffe
     sniffed(original_ext.as_deref().unwrap_or("bin"), "application/octet-stream", false)
 }
 
+/// True when `head` starts like an HTML document (`<!DOCTYPE html`, `<html`, or a `<head>` or
+/// `<body>` near the top): the error or login page a server sends instead of a file.
+pub fn looks_like_html(head: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(&head[..head.len().min(1024)]).to_ascii_lowercase();
+    let t = text.trim_start_matches('\u{feff}').trim_start();
+    if t.starts_with("<!doctype html") || t.starts_with("<html") {
+        return true;
+    }
+    t.starts_with('<') && !is_svg(t) && ["<head", "<body"].iter().any(|tag| t.contains(tag))
+}
+
 /// `head` as text when it is valid UTF-8 (a multi-byte character cut at the end of an
 /// incomplete head is fine) without NUL bytes.
 fn utf8_text(head: &[u8], complete: bool) -> Option<&str> {
@@ -133,6 +144,29 @@ mod tests {
     fn svg_even_with_xml_prolog() {
         let s = sniff(b"<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\"/>", true, Some("i.png"));
         assert_eq!((s.ext.as_str(), s.mime.as_str(), s.is_image), ("svg", "image/svg+xml", true));
+    }
+
+    #[test]
+    fn web_pages_are_recognised_and_files_are_not() {
+        for page in [
+            &b"<!DOCTYPE html><html><body>Sign in</body></html>"[..],
+            b"\xef\xbb\xbf  \n<!doctype HTML>\n<title>404</title>",
+            b"<html lang=\"en\">",
+            b"<?xml version=\"1.0\"?><!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0//EN\" \"x\"><html><head>",
+            b"<meta charset=utf-8><head><title>Moved</title></head>",
+        ] {
+            assert!(looks_like_html(page), "{}", String::from_utf8_lossy(page));
+        }
+        for file in [
+            PNG,
+            b"%PDF-1.7\n",
+            b"a,b\n1,2\n",
+            b"<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\"><g><title>body</title></g></svg>",
+            b"# Notes about <html> tags",
+            b"",
+        ] {
+            assert!(!looks_like_html(file), "{}", String::from_utf8_lossy(file));
+        }
     }
 
     #[test]

@@ -1,30 +1,36 @@
-//! Delivery over HTTP with one bounded retry loop shared by every target: 429 waits as long as
-//! the server asks (`Retry-After` header or Discord's JSON `retry_after`), 5xx and connection
-//! errors back off exponentially, other 4xx are permanent. Errors name the target by its
-//! redacted URL and say what to check; they never carry the URL itself.
+//! Delivery over HTTP for every target under the crate's one retry policy ([`crate::http`]):
+//! 429 waits as long as the server asks (Discord's JSON `retry_after`, else the `Retry-After`
+//! header) without spending an attempt, but a wait longer than the policy's `max_retry_after`
+//! drops the notification; 5xx and connection errors back off exponentially; other 4xx are
+//! permanent. Every silence of the receiver is bounded ([`TIMEOUTS`]). Errors name the target by
+//! its redacted URL and say what to check; they never carry the URL itself.
 
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::header::HeaderMap;
 use reqwest::{RequestBuilder, StatusCode};
 
 use super::Notifier;
+use crate::http::{self, Retry, StatusClass, Timeouts};
 use crate::redact;
 
-/// How hard to try before giving up on a notification.
-#[derive(Debug, Clone)]
-pub struct RetryPolicy {
-    /// Attempts in all, the first included.
-    pub max_attempts: u32,
-    /// Wait before the first retry after a 5xx or a connection error; doubled each time.
-    pub backoff: Duration,
-    /// A 429 asking to wait longer than this is not waited for: the notification is dropped.
-    pub max_retry_after: Duration,
-}
+/// The crate's retry policy; [`default_policy`] is the one notifications use.
+pub use crate::http::RetryPolicy;
 
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self { max_attempts: 3, backoff: Duration::from_secs(1), max_retry_after: Duration::from_secs(60) }
+/// A receiver that does not answer within 30 s (or connect within 10 s) is given up on for
+/// this attempt: a hung endpoint must not hold up the cron job for long.
+pub const TIMEOUTS: Timeouts = Timeouts::new(Duration::from_secs(10), Duration::from_secs(30));
+
+/// 3 attempts, 1-2 s then 2-4 s apart (jittered); 429s waited out 3 times, up to 60 s each; at most
+/// 3 minutes per notification.
+pub fn default_policy() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 3,
+        max_throttled: 3,
+        base_delay: Duration::from_secs(2),
+        max_delay: Duration::from_secs(10),
+        max_total: Duration::from_secs(180),
+        max_retry_after: Duration::from_secs(60),
     }
 }
 
@@ -74,15 +80,15 @@ pub enum NotifyError {
 }
 
 /// The wait a 429 response asks for: Discord's JSON `retry_after` (float seconds, the more
-/// precise) or else the `Retry-After` header (seconds, possibly fractional). HTTP-date values
-/// and nonsense are ignored.
+/// precise) or else the `Retry-After` header ([`http::parse_retry_after`]: seconds, possibly
+/// fractional, or an HTTP date). Negative values and nonsense are ignored.
 pub fn retry_after(headers: &HeaderMap, body: &str) -> Option<Duration> {
     let from_body = serde_json::from_str::<serde_json::Value>(body)
         .ok()
-        .and_then(|v| v.get("retry_after").and_then(serde_json::Value::as_f64));
-    let from_header =
-        || headers.get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<f64>().ok());
-    from_body.or_else(from_header).filter(|s| s.is_finite() && *s >= 0.0).map(Duration::from_secs_f64)
+        .and_then(|v| v.get("retry_after").and_then(serde_json::Value::as_f64))
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(|s| Duration::from_secs_f64(s.min(http::RETRY_AFTER_CAP.as_secs_f64())));
+    from_body.or_else(|| http::retry_after(headers))
 }
 
 /// Sends the request built by `make` until it succeeds (2xx), fails permanently or the policy
@@ -96,44 +102,55 @@ pub(super) async fn deliver(
     let client = notifier.client.as_ref().map_err(|detail| NotifyError::Client { target, detail: detail.clone() })?;
     let policy = &notifier.retry;
     let shown = redact::redact_url(url);
-    let mut attempt = 0;
+    let mut retrier = policy.start(target.to_string());
     loop {
-        attempt += 1;
-        let backoff = policy.backoff.saturating_mul(1 << (attempt - 1).min(16));
-        let (wait, last) = match make(client).send().await {
-            Ok(resp) if resp.status().is_success() => {
-                tracing::debug!("{target} delivered to {shown}");
-                return Ok(());
-            }
-            Ok(resp) if resp.status() == StatusCode::TOO_MANY_REQUESTS => {
-                let headers = resp.headers().clone();
-                let body = resp.text().await.unwrap_or_default();
-                let wait = retry_after(&headers, &body).unwrap_or(backoff);
-                if wait > policy.max_retry_after {
-                    return Err(NotifyError::RateLimited {
+        let retry = match http::exchange(make(client), None, &TIMEOUTS).await {
+            Ok(a) => match http::status_class(a.status) {
+                StatusClass::Success => {
+                    tracing::debug!("{target} delivered to {shown}");
+                    return Ok(());
+                }
+                StatusClass::Throttled => {
+                    let asked = retry_after(&a.headers, &a.text());
+                    if let Some(wait) = asked.filter(|w| *w > policy.max_retry_after) {
+                        return Err(NotifyError::RateLimited {
+                            target,
+                            url: shown,
+                            wait_secs: wait.as_secs_f64(),
+                            max_secs: policy.max_retry_after.as_secs(),
+                        });
+                    }
+                    Retry::throttled(format!("HTTP 429 {}", canonical(a.status)), asked)
+                }
+                StatusClass::Transient if a.status.is_server_error() => {
+                    Retry::failed(format!("HTTP {}", a.status.as_u16()))
+                }
+                _ => {
+                    return Err(NotifyError::Rejected {
                         target,
                         url: shown,
-                        wait_secs: wait.as_secs_f64(),
-                        max_secs: policy.max_retry_after.as_secs(),
-                    });
+                        status: a.status.as_u16(),
+                        detail: detail(&a.text()),
+                    })
                 }
-                (wait, "HTTP 429 Too Many Requests".to_string())
-            }
-            Ok(resp) if resp.status().is_server_error() => (backoff, format!("HTTP {}", resp.status().as_u16())),
-            Ok(resp) => {
-                let status = resp.status().as_u16();
-                let body = resp.text().await.unwrap_or_default();
-                return Err(NotifyError::Rejected { target, url: shown, status, detail: detail(&body) });
-            }
-            Err(e) if e.is_builder() => return Err(NotifyError::InvalidUrl { target }),
-            Err(e) => (backoff, redact::scrub(&e.without_url().to_string())),
+            },
+            Err(t) if t.kind == http::TransportKind::InvalidUrl => return Err(NotifyError::InvalidUrl { target }),
+            Err(t) => Retry::failed(redact::scrub(&t.describe(
+                &http::origin(url),
+                &format!("while sending the {target}"),
+                &TIMEOUTS,
+            ))),
         };
-        if attempt >= policy.max_attempts {
-            return Err(NotifyError::GaveUp { target, url: shown, attempts: attempt, last });
+        let reason = retry.reason.clone();
+        if let Err(g) = retrier.pause(retry).await {
+            return Err(NotifyError::GaveUp { target, url: shown, attempts: g.attempts, last: g.last });
         }
-        tracing::debug!("{target} to {shown} failed ({last}); retrying in {:.1}s", wait.as_secs_f64());
-        tokio::time::sleep(wait).await;
+        tracing::debug!("{target} to {shown} failed ({reason}); retrying");
     }
+}
+
+fn canonical(s: StatusCode) -> &'static str {
+    s.canonical_reason().unwrap_or("")
 }
 
 /// A short, single-line, scrubbed excerpt of an error body (Discord explains 400s there).
@@ -160,7 +177,7 @@ pub(super) fn parse_url(target: Target, url: &str) -> Result<url::Url, NotifyErr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::header::HeaderValue;
+    use reqwest::header::{HeaderValue, RETRY_AFTER};
 
     fn headers(retry_after: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -181,9 +198,11 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_ignores_dates_and_negative_values() {
-        assert_eq!(retry_after(&headers("Wed, 21 Oct 2015 07:28:00 GMT"), ""), None);
+    fn retry_after_reads_dates_and_ignores_negative_values() {
+        // A date in the past means "now" (one parser for every client: crate::http).
+        assert_eq!(retry_after(&headers("Wed, 21 Oct 2015 07:28:00 GMT"), ""), Some(Duration::ZERO));
         assert_eq!(retry_after(&headers("-3"), ""), None);
+        assert_eq!(retry_after(&headers("1"), r#"{"retry_after": -1}"#), Some(Duration::from_secs(1)));
         assert_eq!(retry_after(&HeaderMap::new(), "{}"), None);
     }
 

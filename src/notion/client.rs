@@ -1,6 +1,8 @@
-//! The HTTP side of the Notion client: auth, version header, user agent, timeouts, connection
-//! reuse, the shared rate limiter, and retries with exponential backoff and jitter. Every request
-//! to Notion goes through [`NotionClient::request`]; nothing else in the crate talks to the API.
+//! The HTTP side of the Notion client: auth, version header, user agent, connection reuse, the
+//! shared rate limiter (a 429/529 pauses every request, not only the one that got it), and what
+//! Notion's statuses mean. Retries, backoff, `Retry-After` and timeouts are the crate's one policy
+//! ([`crate::http`]). Every request to Notion goes through [`NotionClient::request`]; nothing else
+//! in the crate talks to the API.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -9,39 +11,22 @@ use std::time::Duration;
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use tokio::time::Instant;
 
 use super::ratelimit::RateLimiter;
 use super::NotionError;
+use crate::http::{self, Retry, StatusClass, Timeouts, TransportKind};
 
 /// Newest API version; `2025-09-03` responses are understood too.
 pub const DEFAULT_VERSION: &str = "2026-03-11";
 pub const DEFAULT_API_URL: &str = "https://api.notion.com/v1";
 
-/// Throttled answers (429/529) one request may receive before it gives up (the total time
-/// bound usually ends it first).
-const MAX_THROTTLED: u32 = 100;
+/// How often and how long one request is retried: the crate's one policy. The defaults suit
+/// Notion: 8 failed attempts, throttled answers (429/529) waited out up to 100 times, within
+/// 10 minutes.
+pub use crate::http::RetryPolicy;
 
-#[derive(Debug, Clone)]
-pub struct RetryPolicy {
-    /// Attempts per request, the first included.
-    pub max_attempts: u32,
-    pub base_delay: Duration,
-    pub max_delay: Duration,
-    /// No new attempt is started after this much time spent on one request.
-    pub max_total: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            max_attempts: 8,
-            base_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(30),
-            max_total: Duration::from_secs(600),
-        }
-    }
-}
+/// Longest wait for a connection to Notion.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -51,6 +36,8 @@ pub struct ClientConfig {
     /// Sustained requests per second (NOTION_RATE_LIMIT).
     pub rate_per_second: f64,
     pub burst: u32,
+    /// Longest silence of Notion on one request (no answer, or no byte of it), not a bound on
+    /// the whole request.
     pub timeout: Duration,
     pub retry: RetryPolicy,
     pub user_agent: String,
@@ -100,17 +87,13 @@ impl std::fmt::Debug for NotionClient {
 }
 
 enum Attempt {
-    Retry { reason: String, wait: Option<Duration> },
+    Retry(Retry),
     Fail(NotionError),
 }
 
 impl NotionClient {
     pub fn new(cfg: ClientConfig) -> Result<Self, NotionError> {
-        let http = reqwest::Client::builder()
-            .user_agent(cfg.user_agent.clone())
-            .timeout(cfg.timeout)
-            .connect_timeout(Duration::from_secs(20))
-            .pool_idle_timeout(Duration::from_secs(60))
+        let http = http::client_builder(&cfg.user_agent, &Timeouts::new(CONNECT_TIMEOUT, cfg.timeout))
             .build()
             .map_err(|e| NotionError::BadRequest {
                 what: "the HTTP client".into(),
@@ -140,44 +123,24 @@ impl NotionClient {
         body: Option<&Value>,
         what: &str,
     ) -> Result<T, NotionError> {
-        let policy = &self.inner.cfg.retry;
-        let start = Instant::now();
-        let mut attempt = 0u32;
-        let mut throttled = 0u32;
+        let mut retrier = self.inner.cfg.retry.start(what);
         loop {
-            attempt += 1;
             self.inner.limiter.acquire().await;
             self.inner.stats.requests.fetch_add(1, Ordering::Relaxed);
-            let outcome = self.attempt(method.clone(), path, query, body, what).await;
-            let (reason, wait) = match outcome {
+            let retry = match self.attempt(method.clone(), path, query, body, what).await {
                 Ok(v) => return Ok(v),
                 Err(Attempt::Fail(e)) => return Err(e),
-                Err(Attempt::Retry { reason, wait }) => (reason, wait),
+                Err(Attempt::Retry(r)) => r,
             };
-            // Being told to wait (429/529 with Retry-After) is not a failure: such answers are
-            // bounded by the total time (and a generous count), not by the attempt budget.
-            if wait.is_some() && (reason.starts_with("HTTP 429") || reason.starts_with("HTTP 529")) {
-                throttled += 1;
-                attempt -= 1;
-            }
-            let elapsed = start.elapsed();
-            if attempt >= policy.max_attempts || throttled >= MAX_THROTTLED || elapsed >= policy.max_total {
+            if let Err(g) = retrier.pause(retry).await {
                 return Err(NotionError::Exhausted {
                     what: what.to_string(),
-                    attempts: attempt,
-                    elapsed,
-                    last: reason,
+                    attempts: g.attempts,
+                    elapsed: g.elapsed,
+                    last: g.last,
                 });
             }
             self.inner.stats.retries.fetch_add(1, Ordering::Relaxed);
-            let backoff = wait.unwrap_or_else(|| {
-                let exp = policy.base_delay.saturating_mul(1u32 << (attempt - 1).min(16));
-                let capped = exp.min(policy.max_delay);
-                // Full jitter over the upper half keeps retries from synchronising.
-                capped.mul_f64(0.5 + rand::random::<f64>() * 0.5)
-            });
-            tracing::debug!(what, attempt, ?backoff, %reason, "retrying Notion request");
-            tokio::time::sleep(backoff).await;
         }
     }
 
@@ -202,17 +165,29 @@ impl NotionClient {
         if let Some(b) = body {
             req = req.json(b);
         }
-        let resp = match req.send().await {
-            Ok(r) => r,
-            Err(e) => return Err(Attempt::Retry { reason: describe_reqwest_error(&e), wait: None }),
+        let timeouts = Timeouts::new(CONNECT_TIMEOUT, cfg.timeout);
+        let answer = match http::exchange(req, None, &timeouts).await {
+            Ok(a) => a,
+            Err(t) => {
+                let reason = t.describe(&http::origin(&cfg.base_url), &format!("while requesting {what}"), &timeouts);
+                if t.kind == TransportKind::Silent {
+                    tracing::warn!("{reason}; retrying");
+                }
+                return Err(if t.retryable() {
+                    Attempt::Retry(Retry::failed(reason))
+                } else {
+                    Attempt::Fail(NotionError::BadRequest {
+                        what: what.to_string(),
+                        status: 0,
+                        code: "request".into(),
+                        message: reason,
+                    })
+                });
+            }
         };
-        let status = resp.status();
-        let retry_after =
-            resp.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
-        let text = match resp.text().await {
-            Ok(t) => t,
-            Err(e) => return Err(Attempt::Retry { reason: describe_reqwest_error(&e), wait: None }),
-        };
+        let status = answer.status;
+        let retry_after = http::retry_after(&answer.headers);
+        let text = answer.text();
         if status.is_success() {
             return serde_json::from_str(&text).map_err(|e| {
                 Attempt::Fail(NotionError::Decode {
@@ -223,14 +198,15 @@ impl NotionClient {
         }
         let (code, message) = error_fields(&text);
         match status.as_u16() {
+            // 529: Notion is overloaded; like 429, a request to wait, not a failure.
             429 | 529 => {
                 self.inner.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
-                let wait = retry_after.unwrap_or(Duration::from_secs(1));
+                let wait = retry_after.unwrap_or(Duration::from_secs(1)).min(self.inner.cfg.retry.max_retry_after);
                 self.inner.limiter.pause(wait);
-                Err(Attempt::Retry { reason: format!("HTTP {status} {code}"), wait: Some(wait) })
+                Err(Attempt::Retry(Retry::throttled(format!("HTTP {status} {code}"), Some(wait))))
             }
-            500 | 502 | 503 | 504 => {
-                Err(Attempt::Retry { reason: format!("HTTP {status} {code} {message}"), wait: retry_after })
+            _ if http::status_class(status) == StatusClass::Transient => {
+                Err(Attempt::Retry(Retry::failed(format!("HTTP {status} {code} {message}")).after(retry_after)))
             }
             401 => Err(Attempt::Fail(NotionError::Unauthorized)),
             404 => Err(Attempt::Fail(NotionError::NotFound { what: what.to_string(), message })),
@@ -238,19 +214,6 @@ impl NotionClient {
             s => Err(Attempt::Fail(NotionError::BadRequest { what: what.to_string(), status: s, code, message })),
         }
     }
-}
-
-/// `Retry-After` as integer seconds or an HTTP date.
-fn parse_retry_after(v: &str) -> Option<Duration> {
-    let v = v.trim();
-    if let Ok(secs) = v.parse::<f64>() {
-        if secs.is_finite() && secs >= 0.0 {
-            return Some(Duration::from_secs_f64(secs.min(3600.0)));
-        }
-    }
-    let when = chrono::DateTime::parse_from_rfc2822(v).ok()?;
-    let d = when.with_timezone(&chrono::Utc) - chrono::Utc::now();
-    Some(d.to_std().unwrap_or(Duration::ZERO).min(Duration::from_secs(3600)))
 }
 
 /// `code` and `message` of a Notion error body; HTML or other bodies give a short description.
@@ -267,36 +230,9 @@ fn error_fields(text: &str) -> (String, String) {
     }
 }
 
-fn describe_reqwest_error(e: &reqwest::Error) -> String {
-    // reqwest's Display includes the URL; ours carry no secrets, but keep it short and stable.
-    let kind = if e.is_timeout() {
-        "timeout"
-    } else if e.is_connect() {
-        "connection failed"
-    } else if e.is_body() || e.is_decode() {
-        "connection dropped while reading the answer"
-    } else {
-        "request failed"
-    };
-    let mut msg = kind.to_string();
-    let mut src = std::error::Error::source(e);
-    if let Some(s) = src.take() {
-        msg.push_str(&format!(": {s}"));
-    }
-    msg
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn retry_after_forms() {
-        assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
-        assert_eq!(parse_retry_after("0.5"), Some(Duration::from_millis(500)));
-        assert!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT").is_some());
-        assert_eq!(parse_retry_after("soon"), None);
-    }
 
     #[test]
     fn error_body_fields() {

@@ -5,6 +5,8 @@
 //! paged tree read, request batching under `GIT_MAX_REQUEST_MB`, and the recovery rules for a
 //! moved branch (422/409/500 -> re-read and rebuild), ambiguous failures (5xx/timeouts -> re-read,
 //! a commit that landed counts as done), proxy body limits (413 -> smaller commits) and 429.
+//! Retry timing, `Retry-After` and the bounds on the server's silence ([`TIMEOUTS`]) are the
+//! crate's one HTTP policy ([`crate::http`]).
 //! Must not: send the token anywhere but the `Authorization` header, put it in an error or log,
 //! accept invalid TLS certificates, or parse a non-JSON answer as JSON.
 
@@ -12,13 +14,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use base64::Engine as _;
-use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::diff::{self, Op, Prepared, Tree};
 use super::{ChangeSet, CommitOutcome, Content, Plan, Sink, SinkError};
+use crate::http::{self, Retry, RetryPolicy, StatusClass, Timeouts};
 
 /// Default for `GIT_MAX_REQUEST_MB`.
 pub const DEFAULT_MAX_REQUEST_BYTES: u64 = 50 * 1024 * 1024;
@@ -26,8 +29,23 @@ pub const DEFAULT_MAX_REQUEST_BYTES: u64 = 50 * 1024 * 1024;
 const REQUEST_OVERHEAD: u64 = 2048;
 /// How many times a commit is rebuilt after a moved branch or an ambiguous failure.
 const MAX_RETRIES: u32 = 2;
-/// Longest wait honoured from a `Retry-After` header.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+/// How long the git server may stay silent: 30 s to connect, then 2 minutes without a byte
+/// taken of the request, without an answer once it is sent, or without a byte of the answer.
+/// (Gitea can think for a while after a large commit arrives; a stalled server still fails the
+/// request within minutes, and the run goes on.)
+pub const TIMEOUTS: Timeouts = Timeouts::new(Duration::from_secs(30), Duration::from_secs(120));
+/// Wait after a 429 without `Retry-After`.
+const THROTTLE_WAIT: Duration = Duration::from_secs(5);
+/// Reads are tried 3 times on 5xx, timeouts and dropped connections; 429 is waited out 5 times
+/// (up to 5 minutes each) for every request.
+static RETRY: RetryPolicy = RetryPolicy {
+    max_attempts: 3,
+    max_throttled: 5,
+    base_delay: Duration::from_millis(500),
+    max_delay: Duration::from_secs(5),
+    max_total: Duration::from_secs(1800),
+    max_retry_after: Duration::from_secs(300),
+};
 
 #[derive(Clone)]
 pub struct GiteaConfig {
@@ -69,6 +87,7 @@ pub struct GiteaSink {
     cfg: GiteaConfig,
     api: String,
     http: reqwest::Client,
+    timeouts: Timeouts,
     branch: String,
     opened: bool,
     empty: bool,
@@ -84,7 +103,6 @@ pub struct GiteaSink {
 struct Resp {
     status: StatusCode,
     content_type: String,
-    retry_after: Option<Duration>,
     body: Vec<u8>,
 }
 
@@ -165,36 +183,14 @@ impl GiteaSink {
         if parsed.scheme() == "http" && !loopback {
             tracing::warn!(url = %display_url(&base), "GIT_BASE_URL uses plain http: the token crosses the network unencrypted; use https");
         }
-        let mut builder = reqwest::Client::builder()
-            .user_agent(cfg.user_agent.clone())
-            .connect_timeout(Duration::from_secs(30))
-            .timeout(Duration::from_secs(600))
-            .https_only(false);
-        if let Some(ca) = &cfg.ca_file {
-            let pem = std::fs::read(ca)
-                .map_err(|e| SinkError::Config(format!("cannot read GIT_CA_FILE {}: {e}", ca.display())))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                SinkError::Config(format!("GIT_CA_FILE {} is not a PEM certificate: {}", ca.display(), e.without_url()))
-            })?;
-            if certs.is_empty() {
-                return Err(SinkError::Config(format!(
-                    "GIT_CA_FILE {} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)",
-                    ca.display()
-                )));
-            }
-            for c in certs {
-                builder = builder.add_root_certificate(c);
-            }
-        }
-        let http = builder
-            .build()
-            .map_err(|e| SinkError::Config(format!("cannot set up the HTTP client: {}", e.without_url())))?;
+        let http = client(&cfg, &TIMEOUTS)?;
         let limit = if cfg.max_request_bytes == 0 { DEFAULT_MAX_REQUEST_BYTES } else { cfg.max_request_bytes };
         Ok(GiteaSink {
             api: format!("{base}/api/v1"),
             branch: cfg.branch.clone().unwrap_or_default(),
             cfg,
             http,
+            timeouts: TIMEOUTS,
             opened: false,
             empty: true,
             head: None,
@@ -202,6 +198,13 @@ impl GiteaSink {
             limit,
             refused: None,
         })
+    }
+
+    /// Other bounds on the server's silence than [`TIMEOUTS`] (tests use short ones).
+    pub fn with_timeouts(mut self, timeouts: Timeouts) -> Result<Self, SinkError> {
+        self.http = client(&self.cfg, &timeouts)?;
+        self.timeouts = timeouts;
+        Ok(self)
     }
 
     /// The branch commits go to (known after `open`).
@@ -246,62 +249,63 @@ impl GiteaSink {
         format!("{}/{}", self.cfg.owner, self.cfg.repo)
     }
 
-    /// One HTTP exchange, honouring 429 + Retry-After. `Err` = no answer (network/timeout).
-    async fn send(&self, method: Method, path: &str, body: Option<&[u8]>) -> Result<Resp, String> {
+    /// One HTTP exchange under [`RETRY`]: a 429 is waited out for every request; a read (`GET`)
+    /// is also retried on 5xx, timeouts and dropped connections. A write is not: whether a commit
+    /// landed is for the caller to find out. The last answer is returned as it is; `Err` = no
+    /// answer, as a sentence naming the server and `what` ("read the branch").
+    async fn send(&self, method: Method, path: &str, body: Option<&[u8]>, what: &str) -> Result<Resp, String> {
         let url = format!("{}{}", self.api, path);
-        let mut waited = 0;
-        loop {
+        let read = method == Method::GET;
+        let origin = http::origin(&self.api);
+        let doing = format!("while trying to {what}");
+        let mut retrier = RETRY.start(what);
+        let result = loop {
             let mut rb = self
                 .http
                 .request(method.clone(), &url)
                 .header(AUTHORIZATION, format!("token {}", self.cfg.token))
                 .header(ACCEPT, "application/json");
-            if let Some(b) = body {
-                rb = rb.header(CONTENT_TYPE, "application/json").body(b.to_vec());
+            if body.is_some() {
+                rb = rb.header(CONTENT_TYPE, "application/json");
             }
-            let resp = rb.send().await.map_err(|e| net_error(&e))?;
-            let status = resp.status();
-            let headers = resp.headers().clone();
-            let body = resp.bytes().await.map_err(|e| net_error(&e))?.to_vec();
-            let resp = Resp {
-                status,
-                content_type: header_str(&headers, CONTENT_TYPE.as_str()).to_ascii_lowercase(),
-                retry_after: retry_after(&headers),
-                body,
+            let result = http::exchange(rb, body.map(<[u8]>::to_vec), &self.timeouts).await;
+            let retry = match &result {
+                Ok(a) if a.status == StatusCode::TOO_MANY_REQUESTS => {
+                    let wait = http::retry_after(&a.headers).unwrap_or(THROTTLE_WAIT).min(RETRY.max_retry_after);
+                    tracing::warn!(repo = %self.full_name(), seconds = wait.as_secs_f64(), "rate limited by the git server, waiting");
+                    Retry::throttled("HTTP 429", Some(wait))
+                }
+                Ok(a) if read && http::status_class(a.status) == StatusClass::Transient => {
+                    Retry::failed(format!("HTTP {}", a.status.as_u16())).after(http::retry_after(&a.headers))
+                }
+                Err(t) if read && t.retryable() => {
+                    let reason = t.describe(&origin, &doing, &self.timeouts);
+                    tracing::warn!(repo = %self.full_name(), "{reason}; trying again");
+                    Retry::failed(reason)
+                }
+                _ => break result,
             };
-            if status == StatusCode::TOO_MANY_REQUESTS && waited < 5 {
-                let wait = resp.retry_after.unwrap_or(Duration::from_secs(5)).min(MAX_RETRY_AFTER);
-                tracing::warn!(repo = %self.full_name(), seconds = wait.as_secs(), "rate limited by the git server, waiting");
-                tokio::time::sleep(wait).await;
-                waited += 1;
-                continue;
+            if retrier.pause(retry).await.is_err() {
+                break result;
             }
-            return Ok(resp);
+        };
+        match result {
+            Ok(a) => Ok(Resp {
+                status: a.status,
+                content_type: header_str(&a.headers, CONTENT_TYPE.as_str()).to_ascii_lowercase(),
+                body: a.body,
+            }),
+            Err(t) => {
+                let message = t.describe(&origin, &doing, &self.timeouts);
+                tracing::warn!(repo = %self.full_name(), "{message}");
+                Err(message)
+            }
         }
     }
 
-    /// A read: retried twice on 5xx/network errors, then mapped to a clear error.
+    /// A read ([`GiteaSink::send`] retries it), with no answer mapped to a transient error.
     async fn get(&self, path: &str, what: &str) -> Result<Resp, SinkError> {
-        let mut attempt = 0;
-        loop {
-            let r = self.send(Method::GET, path, None).await;
-            let retry = match &r {
-                Ok(resp) => resp.status.is_server_error(),
-                Err(_) => true,
-            };
-            if retry && attempt < 2 {
-                attempt += 1;
-                tokio::time::sleep(Duration::from_millis(500 * attempt)).await;
-                continue;
-            }
-            return match r {
-                Ok(resp) => Ok(resp),
-                Err(e) => Err(SinkError::Remote {
-                    message: format!("cannot reach {} to {what}: {e}", display_url(&self.api)),
-                    transient: true,
-                }),
-            };
-        }
+        self.send(Method::GET, path, None, what).await.map_err(|message| SinkError::Remote { message, transient: true })
     }
 
     /// Parse a 2xx JSON answer; anything else becomes a clear error.
@@ -406,9 +410,8 @@ impl GiteaSink {
             "default_branch": if self.branch.is_empty() { "main" } else { self.branch.as_str() },
         });
         let body = serde_json::to_vec(&body).expect("static JSON");
-        let resp = self.send(Method::POST, &path, Some(&body)).await.map_err(|e| SinkError::Remote {
-            message: format!("cannot create {}: {e}", self.full_name()),
-            transient: true,
+        let resp = self.send(Method::POST, &path, Some(&body), "create the repository").await.map_err(|e| {
+            SinkError::Remote { message: format!("cannot create {}: {e}", self.full_name()), transient: true }
         })?;
         match resp.status.as_u16() {
             200 | 201 => {
@@ -569,7 +572,7 @@ impl GiteaSink {
         let body = serde_json::to_vec(&body).expect("JSON of strings");
         let body_len = body.len() as u64;
         let path = format!("{}/contents", self.repo_path());
-        let resp = match self.send(Method::POST, &path, Some(&body)).await {
+        let resp = match self.send(Method::POST, &path, Some(&body), &format!("commit {message:?}")).await {
             Ok(r) => r,
             Err(e) => return Err(PostError::Ambiguous(e)),
         };
@@ -844,32 +847,30 @@ fn op_size(op: &Op, writes: &[Prepared]) -> u64 {
     }
 }
 
-fn net_error(e: &reqwest::Error) -> String {
-    // Only the kind and the causes: reqwest's own Display would print the URL.
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "connection failed"
-    } else if e.is_body() || e.is_decode() {
-        "reading the answer failed"
-    } else {
-        "request failed"
-    };
-    let mut msg = kind.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        msg.push_str(&format!(": {s}"));
-        src = s.source();
+/// The HTTP client: `ca_file` added to the trusted roots, the connect bound of `timeouts`.
+fn client(cfg: &GiteaConfig, timeouts: &Timeouts) -> Result<reqwest::Client, SinkError> {
+    let mut builder = http::client_builder(&cfg.user_agent, timeouts).https_only(false);
+    if let Some(ca) = &cfg.ca_file {
+        let pem = std::fs::read(ca)
+            .map_err(|e| SinkError::Config(format!("cannot read GIT_CA_FILE {}: {e}", ca.display())))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+            SinkError::Config(format!("GIT_CA_FILE {} is not a PEM certificate: {}", ca.display(), e.without_url()))
+        })?;
+        if certs.is_empty() {
+            return Err(SinkError::Config(format!(
+                "GIT_CA_FILE {} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)",
+                ca.display()
+            )));
+        }
+        for c in certs {
+            builder = builder.add_root_certificate(c);
+        }
     }
-    truncate(&msg, 400)
+    builder.build().map_err(|e| SinkError::Config(format!("cannot set up the HTTP client: {}", e.without_url())))
 }
 
 fn header_str<'a>(h: &'a HeaderMap, name: &str) -> &'a str {
     h.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
-}
-
-fn retry_after(h: &HeaderMap) -> Option<Duration> {
-    header_str(h, RETRY_AFTER.as_str()).trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
 fn truncate(s: &str, max: usize) -> String {

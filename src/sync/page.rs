@@ -122,7 +122,7 @@ pub(crate) async fn prepare(ctx: &RepoCtx<'_>, task: &Task, page: Option<Page>) 
             let staging = engine.staging.path().join(ids::normalize(id));
             let _ = std::fs::remove_dir_all(&staging);
             std::fs::create_dir_all(&staging).map_err(|e| format!("cannot create a staging folder: {e}"))?;
-            d.download_page(&items, &NotionOwners(engine.notion.clone()), &remembered, &staging)
+            d.download_page(&items, &NotionOwners(engine.notion.clone()), &remembered, &Default::default(), &staging)
                 .await
                 .map_err(|e| e.to_string())?
         }

@@ -69,6 +69,7 @@ pub(crate) fn downloader(cfg: &Config) -> Result<Downloader, MediaError> {
     // The media module's default User-Agent is browser-compatible: some CDNs refuse others.
     Downloader::new(MediaConfig {
         max_file_bytes: cfg.max_file_bytes,
+        allow_hosts: cfg.download_allow_hosts.clone(),
         ai: cfg.ai.as_ref().map(|a| AiConfig {
             api_url: a.api_url.clone(),
             api_key: a.api_key.clone(),

@@ -6,6 +6,9 @@
 //! - `/cdn/{name}`: a CDN that answers 403 to requests without a `User-Agent`.
 //! - `/flaky/{name}`: 503 twice, then the file.
 //! - `/reset/{name}`: the first response breaks off after half the body, then the file.
+//! - `/down/{name}`: always `503 Service Unavailable` (a host that is down).
+//! - `/redirect/{name}?to=<url>`: `302 Found` to `to`.
+//! - `/stall/{name}`: accepts the request and never answers.
 //! - `/ai/good`, `/ai/bad`: a Messages-API endpoint that names images / always fails.
 //!
 //! Plus [`FakeOwners`], an `OwnerSource` that re-reads blocks and pages by minting fresh signed
@@ -18,7 +21,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -37,6 +40,10 @@ pub enum Served {
     Bytes(Vec<u8>),
     /// Chunked, no `Content-Length`.
     Chunked(Vec<u8>),
+    /// Always breaks off after half the body (a connection reset).
+    Broken(Vec<u8>),
+    /// With `Content-Type: text/html` (a login or error page).
+    Html(Vec<u8>),
     /// `chunks` MiB generated on the fly (chunk `k` is [`big_chunk`]`(k)`), chunked. Before each
     /// chunk the server measures how far the bytes already on disk in `watch` lag behind what it
     /// has sent, and keeps the maximum.
@@ -75,6 +82,9 @@ impl Fake {
             .route("/cdn/{name}", get(cdn))
             .route("/flaky/{name}", get(flaky))
             .route("/reset/{name}", get(reset))
+            .route("/down/{name}", get(down))
+            .route("/redirect/{name}", get(redirect))
+            .route("/stall/{name}", get(stall))
             .route("/ai/good", post(ai_good))
             .route("/ai/bad", post(ai_bad))
             .with_state(state.clone());
@@ -106,6 +116,16 @@ impl Fake {
         format!("{}/{route}/{name}", self.base)
     }
 
+    /// `host:port` of the fake, as `DOWNLOAD_ALLOW_HOSTS` lists it.
+    pub fn host(&self) -> String {
+        self.base.trim_start_matches("http://").to_string()
+    }
+
+    /// The port the fake listens on.
+    pub fn port(&self) -> u16 {
+        self.host().rsplit_once(':').unwrap().1.parse().unwrap()
+    }
+
     pub fn hits(&self, route_and_name: &str) -> u32 {
         self.state.hits.lock().unwrap().get(route_and_name).copied().unwrap_or(0)
     }
@@ -123,6 +143,15 @@ fn serve(state: &Arc<FakeState>, name: &str) -> Response {
     match served {
         None => (StatusCode::NOT_FOUND, "no such file").into_response(),
         Some(Served::Bytes(b)) => b.into_response(),
+        Some(Served::Html(b)) => ([("content-type", "text/html; charset=utf-8")], b).into_response(),
+        Some(Served::Broken(b)) => {
+            let half = b[..b.len() / 2].to_vec();
+            let broken = futures::stream::iter(vec![
+                Ok(half),
+                Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection reset by peer")),
+            ]);
+            Body::from_stream(broken).into_response()
+        }
         Some(Served::Chunked(b)) => {
             let chunks: Vec<Result<Vec<u8>, std::io::Error>> = b.chunks(64 * 1024).map(|c| Ok(c.to_vec())).collect();
             Body::from_stream(futures::stream::iter(chunks)).into_response()
@@ -205,6 +234,25 @@ async fn reset(State(st): State<Arc<FakeState>>, Path(name): Path<String>) -> Re
         return Body::from_stream(broken).into_response();
     }
     serve(&st, &name)
+}
+
+async fn down(State(st): State<Arc<FakeState>>, Path(name): Path<String>) -> Response {
+    count(&st, format!("down/{name}"));
+    (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "0")], "down for maintenance").into_response()
+}
+
+async fn redirect(
+    State(st): State<Arc<FakeState>>,
+    Path(name): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    count(&st, format!("redirect/{name}"));
+    (StatusCode::FOUND, [("location", q.get("to").cloned().unwrap_or_default())]).into_response()
+}
+
+async fn stall(State(st): State<Arc<FakeState>>, Path(name): Path<String>) -> Response {
+    count(&st, format!("stall/{name}"));
+    std::future::pending::<Response>().await
 }
 
 async fn ai_good(State(st): State<Arc<FakeState>>, headers: HeaderMap, Json(body): Json<Value>) -> Response {

@@ -2,7 +2,8 @@
 //! table with one line per check and the exact fix for each failure: the Notion token (which bot,
 //! which workspace), every configured database (shared? data sources, page counts), the
 //! destination (Gitea/Forgejo server version, the token's user, each repository and whether the
-//! token can push to it; or `git`, and each local repository or the folder it will be created in),
+//! token can push to it; or `git`, and each local repository or the folder it will be created in,
+//! with the remote `GIT_PUSH=1` pushes to),
 //! the state file, and which notifications are configured (they are not sent).
 //!
 //! Must not: write a file, create a repository or a lock, send a notification, or print a secret.
@@ -348,12 +349,18 @@ async fn local_repo(cfg: &Config, l: &LocalSettings, repo: &str) -> Result<Strin
     let dir = l.backup_dir.join(repo);
     let shown = dir.display();
     let mut sink = LocalGitSink::new(crate::sync::sinks::local_config(cfg, l, repo));
-    let push = if l.push { "; GIT_PUSH=1: pushed to its configured remote after each run" } else { "" };
     match sink.open(false).await {
         Ok(()) => {
             writable(&dir.join(".git")).map_err(|e| format!("{shown}: {e}"))?;
             writable(&dir).map_err(|e| format!("{shown}: {e}"))?;
             let files = sink.files_under("").len();
+            let push = if l.push {
+                // Every run would fail at its push: say so now (the remote is not contacted).
+                let remote = sink.push_remote().await.map_err(|e| e.to_string())?;
+                format!("; GIT_PUSH=1: pushed to remote {remote:?} after each run")
+            } else {
+                String::new()
+            };
             Ok(format!("{shown}: exists, branch {}, {files} {}{push}", sink.branch(), files_word(files)))
         }
         Err(SinkError::Missing(_)) => {
@@ -377,7 +384,14 @@ async fn local_repo(cfg: &Config, l: &LocalSettings, repo: &str) -> Result<Strin
             writable(p).map_err(|e| {
                 format!("cannot create {shown}: {}: {e}: fix BACKUP_DIR or its permissions", p.display())
             })?;
-            Ok(format!("{shown}: missing, will be created with git init{push}"))
+            if l.push {
+                return Err(format!(
+                    "{shown}: missing; the first run would create it with git init, without a remote, and GIT_PUSH=1 \
+                     would then fail every run: clone the repository to push to there first (git clone <url> \
+                     {shown}), or set GIT_PUSH=0"
+                ));
+            }
+            Ok(format!("{shown}: missing, will be created with git init"))
         }
         Err(e) => Err(e.to_string()),
     }

@@ -1,7 +1,10 @@
 //! Logging: one `tracing` subscriber writing to stderr, as timestamped human-readable lines (good
 //! in a cron mail or log file) or as JSON lines (for log shippers).
 //!
-//! The level comes from `-q`/`-v` unless `RUST_LOG` is set, which then wins. Every formatted
+//! The level comes from `-q`/`-v` unless `RUST_LOG` is set, which then wins. The levels of this
+//! tool's own lines: `info` per database and per page result (the default), `debug` per-page
+//! decisions (`-v`), `trace` each request and git command (`-vv`). Libraries (hyper, reqwest, h2,
+//! rustls: connection-pool noise) stay at `warn` at every `-v` level. Every formatted
 //! line passes through [`crate::redact::scrub`] before it is written, so a registered secret can
 //! never reach the log, whatever a caller passes to `tracing`. This module decides how lines look
 //! and where they go; it must not decide what is logged.
@@ -39,8 +42,9 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Default)]
 pub struct LogOptions {
     pub format: LogFormat,
-    /// -1 (`--quiet`): warnings and errors only; 0: info; 1 (`-v`): debug for this tool;
-    /// 2 (`-vv`): trace for this tool, debug for its libraries; 3 or more: trace for everything.
+    /// -1 (`--quiet`): warnings and errors only; 0: info for this tool; 1 (`-v`): debug for this
+    /// tool; 2 or more (`-vv`): trace for this tool. Libraries log warnings only (use `RUST_LOG`
+    /// to see their internals).
     pub verbosity: i8,
 }
 
@@ -48,10 +52,9 @@ pub struct LogOptions {
 pub fn default_directives(verbosity: i8) -> &'static str {
     match verbosity {
         i8::MIN..=-1 => "warn",
-        0 => "info",
-        1 => "info,notion_git_backup=debug",
-        2 => "debug,notion_git_backup=trace",
-        _ => "trace",
+        0 => "warn,notion_git_backup=info",
+        1 => "warn,notion_git_backup=debug",
+        _ => "warn,notion_git_backup=trace",
     }
 }
 
@@ -281,9 +284,62 @@ mod tests {
     #[test]
     fn default_directives_follow_verbosity() {
         assert_eq!(default_directives(-3), "warn");
-        assert_eq!(default_directives(0), "info");
-        assert_eq!(default_directives(1), "info,notion_git_backup=debug");
-        assert_eq!(default_directives(5), "trace");
+        assert_eq!(default_directives(0), "warn,notion_git_backup=info");
+        assert_eq!(default_directives(1), "warn,notion_git_backup=debug");
+        assert_eq!(default_directives(2), "warn,notion_git_backup=trace");
+        assert_eq!(default_directives(5), "warn,notion_git_backup=trace");
+    }
+
+    /// One line per level from this crate and from the libraries whose pool chatter buried
+    /// `-vv`; returns which of them each verbosity prints, as `target:level`.
+    fn shown(verbosity: i8, rust_log: Option<&str>) -> Vec<String> {
+        let opts = LogOptions { format: LogFormat::Text, verbosity };
+        let text = capture(&opts, rust_log, || {
+            tracing::trace!(target: "notion_git_backup::notion::client", "m");
+            tracing::debug!(target: "notion_git_backup::sync::plan", "m");
+            tracing::info!(target: "notion_git_backup::sync", "m");
+            tracing::warn!(target: "notion_git_backup::sync", "m");
+            tracing::debug!(target: "hyper_util::client::legacy::pool", "m");
+            tracing::info!(target: "hyper_util::client::legacy::pool", "m");
+            tracing::warn!(target: "hyper_util::client::legacy::pool", "m");
+            tracing::debug!(target: "reqwest::connect", "m");
+            tracing::trace!(target: "h2::codec", "m");
+            tracing::debug!(target: "rustls::client", "m");
+        });
+        text.lines()
+            .map(|l| {
+                let mut w = l.split_whitespace().skip(1);
+                let level = w.next().unwrap().to_lowercase();
+                let target = w.next().unwrap().trim_end_matches(':').to_string();
+                format!("{target}:{level}")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_v_adds_this_tools_lines_and_never_connection_pool_noise() {
+        let ours = |levels: &[&str]| -> Vec<String> {
+            let mut v: Vec<String> = [
+                ("notion_git_backup::notion::client", "trace"),
+                ("notion_git_backup::sync::plan", "debug"),
+                ("notion_git_backup::sync", "info"),
+                ("notion_git_backup::sync", "warn"),
+            ]
+            .iter()
+            .filter(|(_, l)| levels.contains(l))
+            .map(|(t, l)| format!("{t}:{l}"))
+            .collect();
+            v.push("hyper_util::client::legacy::pool:warn".into());
+            v
+        };
+        assert_eq!(shown(-1, None), ours(&["warn"]));
+        assert_eq!(shown(0, None), ours(&["info", "warn"]));
+        assert_eq!(shown(1, None), ours(&["debug", "info", "warn"]));
+        assert_eq!(shown(2, None), ours(&["trace", "debug", "info", "warn"]));
+        // RUST_LOG still opens the libraries up for whoever asks.
+        let all = shown(0, Some("hyper_util=debug,notion_git_backup=info"));
+        assert!(all.contains(&"hyper_util::client::legacy::pool:debug".to_string()), "{all:?}");
+        assert!(!all.iter().any(|l| l.starts_with("reqwest")), "{all:?}");
     }
 
     #[test]

@@ -1,18 +1,20 @@
 //! Entry point: parse the command line, build the configuration, run, map the outcome to an exit
-//! code. Everything else lives in the library.
+//! code. Everything else lives in the library. `main` returns the code (instead of calling
+//! `process::exit`) so that every destructor runs: locks, temp folders, the runtime.
 
-use clap::Parser;
+use std::process::ExitCode;
+
 use notion_git_backup::cli::{Cli, Command};
 use notion_git_backup::{check, config, logging, notify, redact, sync, ExitStatus};
 
-fn main() {
-    let cli = Cli::parse();
+fn main() -> ExitCode {
+    let cli = Cli::parse_args();
     logging::init(&cli.log_options());
     let cfg = match config::load(&cli.overrides()) {
         Ok(c) => c,
         Err(e) => {
             eprint!("notion-git-backup: {e}");
-            std::process::exit(ExitStatus::Fatal.code());
+            return exit(ExitStatus::Fatal.code());
         }
     };
     for s in cfg.secrets() {
@@ -22,15 +24,24 @@ fn main() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("notion-git-backup: cannot start the async runtime: {e}");
-            std::process::exit(ExitStatus::Fatal.code());
+            return exit(ExitStatus::Fatal.code());
         }
     };
-    if cli.command == Some(Command::Check) {
-        let report = runtime.block_on(check::check(&cfg));
-        print!("{}", redact::scrub(&report.table()));
-        std::process::exit(report.exit_code());
+    match cli.to_run() {
+        Command::Check => {
+            let report = runtime.block_on(check::check(&cfg));
+            print!("{}", redact::scrub(&report.table()));
+            exit(report.exit_code())
+        }
+        Command::Backup(_) => {
+            let (status, report) = runtime.block_on(sync::run(cfg));
+            eprint!("{}", redact::scrub(&notify::summary_text(&report)));
+            exit(status.code())
+        }
     }
-    let (status, report) = runtime.block_on(sync::run(cfg));
-    eprint!("{}", redact::scrub(&notify::summary_text(&report)));
-    std::process::exit(status.code());
+}
+
+/// An exit code from the library's 0..=255 contract.
+fn exit(code: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(code).unwrap_or(2))
 }

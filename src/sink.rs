@@ -2,7 +2,9 @@
 //!
 //! Implementations: `gitea` (Gitea/Forgejo REST API, one multi-file commit per change set),
 //! `local_git` (a repository on disk through the git CLI), `memory` (for tests) and `dry_run`
-//! (a decorator that plans instead of writing).
+//! (a decorator that plans instead of writing). Shared by all of them: the diff rules (`diff`),
+//! git blob ids (`blob`), commit message sanitising (`message`) and the one-run-per-repository
+//! lock (`lock`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -12,9 +14,12 @@ pub mod diff;
 pub mod dry_run;
 pub mod gitea;
 pub mod local_git;
+pub mod lock;
 pub mod memory;
+pub mod message;
 
 pub use blob::{blob_id, blob_id_of_content, blob_id_of_file};
+pub use message::commit_message;
 
 /// Bytes of one file to write: in memory, or staged on disk (large media are never held in memory).
 #[derive(Debug, Clone)]
@@ -77,6 +82,15 @@ pub enum SinkError {
     /// The repository does not exist (and was not created). Dry runs plan against an empty tree.
     #[error("{0}")]
     Missing(String),
+    /// Another run (another process, or another configuration) holds this repository's lock.
+    /// The message names the holder (pid, since when) and what to do. The run could not start
+    /// for this repository: nothing was written.
+    #[error("{0}")]
+    Locked(String),
+    /// One file can never be committed as it is (larger than `GIT_MAX_REQUEST_MB`, or refused
+    /// with HTTP 413 on its own). Permanent: retrying the same bytes fails the same way.
+    #[error("{message}")]
+    TooLarge { path: String, message: String },
 }
 
 impl SinkError {
@@ -91,8 +105,33 @@ pub trait Sink: Send + Sync {
     /// Human-readable name for logs and summaries (`owner/repo` or a local path). Never a secret.
     fn describe(&self) -> String;
 
-    /// Connect and read the current tree once. With `create`, a missing repository is created
-    /// (local: `git init`; Gitea: only when the sink was configured to create repos).
+    /// The destination a state belongs to, stable across runs and spellings of the settings, so
+    /// the engine can notice a state pointed at another destination. Gitea/Forgejo:
+    /// `<base URL>/<owner>/<repo>` (no credentials; owner and repository lowercased, as Gitea
+    /// treats them); local git: the canonical path of the repository. Never a secret.
+    fn identity(&self) -> String;
+
+    /// The web page of the file `path` on the server (`None` when there is none, as for local
+    /// git). Gitea: `<base>/<owner>/<repo>/src/branch/<branch>/<path>`, percent-encoded; the
+    /// branch is known after `open` (or from `GIT_BRANCH`), `main` before.
+    fn web_url(&self, _path: &str) -> Option<String> {
+        None
+    }
+
+    /// Take the repository's lock: while it is held, no other run (another process, another
+    /// configuration pointing at the same repository) can write to it. Released when the sink
+    /// is dropped, and by the operating system when the process dies. Fails with
+    /// [`SinkError::Locked`] naming the holder. `open(true)` takes it too when it is not held
+    /// yet, so a writing run is always locked; call this first to fail before any other work.
+    /// Read-only uses (`open(false)`: dry runs, `check`) never lock.
+    async fn lock(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+
+    /// Connect and read the current tree once. With `create` (a writing run), the repository's
+    /// lock is taken if [`Sink::lock`] was not called, and a missing repository is created
+    /// (local: `git init`; Gitea: only when the sink was configured to create repos). Without it
+    /// (dry run, `check`) nothing is created, locked or changed.
     async fn open(&mut self, create: bool) -> Result<(), SinkError>;
 
     /// What `commit` would do against the current tree, without writing anything.
@@ -107,6 +146,13 @@ pub trait Sink: Send + Sync {
 
     /// End of run (local git: `git push` when configured).
     async fn finish(&mut self) -> Result<(), SinkError>;
+
+    /// Things the run summary must say that are not errors (local git: stale git lock files
+    /// removed, hand edits put aside in a named `git stash`). Each call returns what was noticed
+    /// since the previous call.
+    fn take_notices(&mut self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// A boxed sink is a sink (so decorators such as `DryRunSink` can wrap whichever destination the
@@ -115,6 +161,15 @@ pub trait Sink: Send + Sync {
 impl Sink for Box<dyn Sink> {
     fn describe(&self) -> String {
         (**self).describe()
+    }
+    fn identity(&self) -> String {
+        (**self).identity()
+    }
+    fn web_url(&self, path: &str) -> Option<String> {
+        (**self).web_url(path)
+    }
+    async fn lock(&mut self) -> Result<(), SinkError> {
+        (**self).lock().await
     }
     async fn open(&mut self, create: bool) -> Result<(), SinkError> {
         (**self).open(create).await
@@ -130,5 +185,8 @@ impl Sink for Box<dyn Sink> {
     }
     async fn finish(&mut self) -> Result<(), SinkError> {
         (**self).finish().await
+    }
+    fn take_notices(&mut self) -> Vec<String> {
+        (**self).take_notices()
     }
 }

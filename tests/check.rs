@@ -621,3 +621,156 @@ async fn unreachable_notion_fails_the_token_line_after_a_few_attempts() {
     );
     assert_eq!(out.get("Database My notes").detail, "not checked: fix the Notion token line first");
 }
+
+/// A repository with one commit on `main` under `BACKUP_DIR` (`backup/<name>`).
+fn committed_repo(dir: &Path, name: &str) -> PathBuf {
+    let repo = dir.join("backup").join(name);
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("README.md"), "# Notes\n").unwrap();
+    git(&repo, &["add", "README.md"]);
+    git(&repo, &["commit", "-q", "-m", "first"]);
+    repo
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn git_push_without_a_remote_to_push_to_fails_with_the_fix() {
+    let mut w = World::new();
+    let notes = add_database(&mut w, "Notes", 3);
+    let fake = FakeNotion::start(w).await;
+    let dir = tempfile::tempdir().unwrap();
+    let repo = committed_repo(dir.path(), "notes");
+    let mut vars = base_vars(&fake, &notes);
+    vars.push(("GIT_PUSH", "1".into()));
+    let env = write_env(dir.path(), &vars);
+    let r = repo.display();
+
+    let out = check(&env, None).await;
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert_eq!(
+        out.get("Repository notes"),
+        &row(
+            "Repository notes",
+            "FAIL",
+            &format!(
+                "GIT_PUSH=1 but {r} has no remote to push to: add one with `git -C {r} remote add origin <url>`, or \
+                 set GIT_PUSH=0"
+            )
+        )
+    );
+    assert_eq!(out.verdict, failed(1));
+
+    // Two remotes, neither origin nor the branch's upstream: which one is unknown.
+    let bare = dir.path().join("remote.git");
+    git(dir.path(), &["init", "-q", "--bare", bare.to_str().unwrap()]);
+    git(&repo, &["remote", "add", "backup", bare.to_str().unwrap()]);
+    git(&repo, &["remote", "add", "mirror", bare.to_str().unwrap()]);
+    let out = check(&env, None).await;
+    assert_eq!(
+        out.get("Repository notes"),
+        &row(
+            "Repository notes",
+            "FAIL",
+            &format!(
+                "GIT_PUSH=1 but {r} has several remotes (backup, mirror), none is origin and branch main has no \
+                 upstream: choose one with `git -C {r} config branch.main.remote <remote>`, or set GIT_PUSH=0"
+            )
+        )
+    );
+
+    // An upstream naming a remote that is gone.
+    git(&repo, &["config", "branch.main.remote", "gone"]);
+    let out = check(&env, None).await;
+    let line = out.get("Repository notes");
+    assert_eq!(line.status, "FAIL");
+    assert!(
+        line.detail.starts_with("GIT_PUSH=1 but the upstream remote \"gone\" of branch main does not exist"),
+        "{line:?}"
+    );
+
+    git(&repo, &["config", "branch.main.remote", "mirror"]);
+    let out = check(&env, None).await;
+    assert_eq!(out.code, Some(0), "{}", out.stdout);
+    assert_eq!(
+        out.get("Repository notes"),
+        &row(
+            "Repository notes",
+            "ok",
+            &format!("{r}: exists, branch main, 1 file; GIT_PUSH=1: pushed to remote \"mirror\" after each run")
+        )
+    );
+
+    // A repository the first run would create has no remote either.
+    let vars: Vec<(&str, String)> =
+        vars.into_iter().map(|(k, v)| if k == "DB1_GIT_REPO" { (k, "fresh".to_string()) } else { (k, v) }).collect();
+    let env = write_env(dir.path(), &vars);
+    let out = check(&env, None).await;
+    let fresh = dir.path().join("backup/fresh").display().to_string();
+    assert_eq!(
+        out.get("Repository fresh"),
+        &row(
+            "Repository fresh",
+            "FAIL",
+            &format!(
+                "{fresh}: missing; the first run would create it with git init, without a remote, and GIT_PUSH=1 \
+                 would then fail every run: clone the repository to push to there first (git clone <url> {fresh}), \
+                 or set GIT_PUSH=0"
+            )
+        )
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repository_owned_by_another_user_names_safe_directory_instead_of_emptying_it() {
+    let mut w = World::new();
+    let notes = add_database(&mut w, "Notes", 3);
+    let fake = FakeNotion::start(w).await;
+    let dir = tempfile::tempdir().unwrap();
+    let repo = committed_repo(dir.path(), "notes");
+    let env = write_env(dir.path(), &base_vars(&fake, &notes));
+    let r = repo.display();
+    let want = row(
+        "Repository notes",
+        "FAIL",
+        &format!(
+            "git refuses to use {r}: it is owned by another user than the one running the backup (git: \"detected \
+             dubious ownership\"). Run the backup as the user who owns the repository, or trust it for this user \
+             with `git config --global --add safe.directory {r}`"
+        ),
+    );
+
+    // git's answer as it prints it, from a git on PATH that answers every rev-parse so.
+    let bin = tempfile::tempdir().unwrap();
+    let real =
+        String::from_utf8(std::process::Command::new("sh").args(["-c", "command -v git"]).output().unwrap().stdout)
+            .unwrap();
+    let script = bin.path().join("git");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ncase \" $* \" in *\" rev-parse \"*)\n  echo \"fatal: detected dubious ownership in repository at \
+             '{r}'\" >&2\n  printf 'To add an exception for this directory, call:\\n\\n\\tgit config --global --add \
+             safe.directory {r}\\n' >&2\n  exit 128;;\nesac\nexec {} \"$@\"\n",
+            real.trim()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.path().display(), std::env::var("PATH").unwrap_or_default());
+    let out = check(&env, Some(path)).await;
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert_eq!(out.get("Repository notes"), &want);
+
+    // The real thing, where this test may hand the repository to another user (as root).
+    let nobody = 65534;
+    let handed = std::os::unix::fs::chown(&repo, Some(nobody), Some(nobody)).is_ok()
+        && std::os::unix::fs::chown(repo.join(".git"), Some(nobody), Some(nobody)).is_ok();
+    if handed {
+        let before = snapshot(dir.path());
+        let out = check(&env, None).await;
+        assert_eq!(out.code, Some(1), "{}", out.stdout);
+        assert_eq!(out.get("Repository notes"), &want);
+        assert_eq!(snapshot(dir.path()), before, "check wrote into the folder");
+    }
+}

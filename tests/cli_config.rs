@@ -240,3 +240,38 @@ fn uncommenting_a_line_of_env_example_gives_its_example_value() {
     assert_eq!(file.vars["GIT_PUSH"], "0");
     assert!(file.vars.values().all(|v| !v.contains('#')), "{:?}", file.vars);
 }
+
+#[test]
+fn check_help_lists_no_backup_flags_and_backup_help_does() {
+    let backup_only = ["--dry-run", "--full-sync", "--allow-mass-delete"];
+    let out = bin().args(["check", "--help"]).output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    let flags: Vec<&str> =
+        help.split_whitespace().filter(|w| w.starts_with("--")).map(|w| w.trim_end_matches(',')).collect();
+    assert_eq!(flags, vec!["--env", "--state", "--verbose...", "--quiet", "--log-format", "--help"], "{help}");
+    let out = bin().args(["backup", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in backup_only {
+        assert!(help.split_whitespace().any(|w| w == flag), "backup --help lacks {flag}:\n{help}");
+    }
+    // A backup flag given to check is refused (exit 2), before or after the command.
+    for args in [["check", "--dry-run"], ["--full-sync", "check"]] {
+        let out = bin().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: "), "{args:?}");
+    }
+}
+
+#[test]
+fn backup_flags_work_with_the_backup_command_and_without_any() {
+    // Parsed (not refused by clap): the run then stops at the missing configuration (exit 2).
+    for args in
+        [vec!["--dry-run"], vec!["backup", "--dry-run"], vec!["--env", "/nonexistent/.env", "backup", "--full-sync"]]
+    {
+        let out = bin().args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.starts_with("notion-git-backup: "), "{args:?} was not accepted by the parser: {stderr}");
+    }
+}

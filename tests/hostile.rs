@@ -52,7 +52,8 @@ impl Sandbox {
         State::load(&self.work().join("sync-state.json")).unwrap()
     }
 
-    /// Every file and folder under the root except the backup repository and the state files:
+    /// Every file and folder under the root except the backup repository, the state files and the
+    /// repository locks' folder:
     /// relative path -> contents (folders: empty).
     fn snapshot(&self) -> BTreeMap<String, Vec<u8>> {
         let mut out = BTreeMap::new();
@@ -61,7 +62,9 @@ impl Sandbox {
             !(p == "work/backup"
                 || p == "work/backup/notes"
                 || p.starts_with("work/backup/notes/")
-                || p.starts_with("work/sync-state.json"))
+                || p.starts_with("work/sync-state.json")
+                // The per-user folder of Gitea repository locks (no HOME here: under TMPDIR).
+                || p.starts_with("tmp/notion-git-backup-"))
         });
         out
     }

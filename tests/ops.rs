@@ -3,7 +3,10 @@
 //! a JSON webhook. Proves what cron relies on: exit codes, the health-check start/success/fail
 //! pings, Discord per DISCORD_LEVEL naming the failed page and why, the webhook's totals, the
 //! per-database summary on stderr, `--log-format json` lines, `-q`, no control characters
-//! without a terminal, and that no token or webhook secret appears anywhere.
+//! without a terminal, that no token or webhook secret appears anywhere, that Ctrl-C sent to
+//! the whole process group lets the commit in flight land (exit 130), and that two
+//! configurations pointing at one repository never run at once (a `git` on PATH holds a commit
+//! open so the tests can act while it is in flight).
 
 mod common;
 
@@ -407,4 +410,146 @@ async fn quiet_prints_only_warnings_errors_and_the_summary() {
     assert_eq!(summary[0], "Notion backup finished with errors");
     assert!(summary.iter().any(|l| l.starts_with("  failed: Row 2 [")), "{stderr}");
     assert!(Path::new(&ws.dir.path().join("backup/notes/.git")).is_dir());
+}
+
+/// A `git` first on PATH that holds the first `commit-tree` of a run until the test releases it,
+/// so a test can act while a commit is in flight. Everything else goes straight to the real git.
+struct GatedGit {
+    bin: tempfile::TempDir,
+    gate: tempfile::TempDir,
+}
+
+impl GatedGit {
+    fn new() -> GatedGit {
+        use std::os::unix::fs::PermissionsExt;
+        let (bin, gate) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let real =
+            String::from_utf8(std::process::Command::new("sh").args(["-c", "command -v git"]).output().unwrap().stdout)
+                .unwrap();
+        let g = gate.path().display();
+        let script = format!(
+            "#!/bin/sh\ncase \" $* \" in *\" commit-tree \"*)\n  if mkdir '{g}/first' 2>/dev/null; then\n    \
+             : > '{g}/waiting'\n    while [ ! -e '{g}/go' ]; do sleep 0.02; done\n  fi;;\nesac\nexec {} \"$@\"\n",
+            real.trim()
+        );
+        let path = bin.path().join("git");
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        GatedGit { bin, gate }
+    }
+
+    fn path_var(&self) -> String {
+        format!("{}:{}", self.bin.path().display(), std::env::var("PATH").unwrap_or_default())
+    }
+
+    /// Blocks until a commit is held at the gate (the run's first commit-tree has started).
+    fn wait_until_held(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while !self.gate.path().join("waiting").exists() {
+            assert!(std::time::Instant::now() < deadline, "no commit reached the gate");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    fn release(&self) {
+        std::fs::write(self.gate.path().join("go"), "").unwrap();
+    }
+}
+
+/// The binary with `vars` only, in `dir`, in a process group of its own (as a shell's job is).
+fn backup_command(dir: &Path, vars: &std::collections::BTreeMap<String, String>, path: &str) -> std::process::Command {
+    use std::os::unix::process::CommandExt;
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("notion-git-backup"));
+    c.current_dir(dir)
+        .env_clear()
+        .env("PATH", path)
+        .envs(vars)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0);
+    c
+}
+
+/// Pages of the state file whose folder has no committed `index.md`.
+fn recorded_but_not_committed(state: &Path, repo: &Path) -> Vec<String> {
+    let st = notion_git_backup::state::State::load(state).unwrap();
+    let files = common::env::files(repo, "HEAD");
+    st.pages
+        .values()
+        .filter_map(|r| r.folder.clone())
+        .filter(|f| !f.is_empty() && !files.contains_key(&format!("{f}/index.md")))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_to_the_process_group_mid_commit_lets_the_commit_land_and_exits_130() {
+    let ws = workspace().await;
+    let vars = common::env::Settings::new(&ws.fake)
+        .db(&ws.notes.database_id, "notes")
+        .label("Notes")
+        .set("PAGE_CONCURRENCY", "1")
+        .vars();
+    let dir = ws.dir.path().to_path_buf();
+    let gated = GatedGit::new();
+    tokio::task::spawn_blocking(move || {
+        let child = backup_command(&dir, &vars, &gated.path_var()).spawn().unwrap();
+        gated.wait_until_held();
+        // What a terminal does on Ctrl-C: SIGINT to every process of the foreground job's group.
+        let pgid = child.id().to_string();
+        let ok = std::process::Command::new("kill").args(["-s", "INT", "--", &format!("-{pgid}")]).status().unwrap();
+        assert!(ok.success());
+        gated.release();
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(130), "{stderr}");
+        let repo = common::env::local_repo(&dir, "notes");
+        assert!(common::env::commit_count(&repo) >= 1, "the commit in flight landed: {stderr}");
+        assert!(!stderr.lines().any(|l| l.contains(" ERROR ")), "{stderr}");
+        assert!(
+            stderr.contains(
+                "Notes (notes): 4 pages checked, 0 backed up, 0 deleted, 0 moved, 0 failed, 3 files committed"
+            ),
+            "{stderr}"
+        );
+        assert_eq!(recorded_but_not_committed(&dir.join("state.json"), &repo), Vec::<String>::new());
+        let status = common::env::git(&repo, &["status", "--porcelain"]).unwrap();
+        assert!(status.is_empty(), "work tree left dirty: {status}");
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_configurations_pointing_at_one_repository_never_run_at_once() {
+    let ws = workspace().await;
+    let first = common::env::Settings::new(&ws.fake).db(&ws.notes.database_id, "notes").label("Notes");
+    // Another configuration (its own state file), same repository.
+    let second = first.clone().set("STATE_FILE", "other-state.json").vars();
+    let first = first.vars();
+    let dir = ws.dir.path().to_path_buf();
+    let gated = GatedGit::new();
+    tokio::task::spawn_blocking(move || {
+        let a = backup_command(&dir, &first, &gated.path_var()).spawn().unwrap();
+        gated.wait_until_held();
+        let repo = common::env::local_repo(&dir, "notes");
+        let before = common::env::commit_count(&repo);
+        let b = backup_command(&dir, &second, &std::env::var("PATH").unwrap()).output().unwrap();
+        let b_err = String::from_utf8_lossy(&b.stderr);
+        // 1 today (the database failed); 2 once the engine reports a held lock as "could not start".
+        assert!(matches!(b.status.code(), Some(1) | Some(2)), "{b_err}");
+        assert!(b_err.contains(&format!("is locked by another backup run (pid {} on ", a.id())), "{b_err}");
+        assert!(b_err.contains(".git/notion-git-backup.lock"), "{b_err}");
+        assert_eq!(common::env::commit_count(&repo), before, "the second run wrote nothing");
+        gated.release();
+        let out = a.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let files = common::env::files(&repo, "HEAD");
+        assert_eq!(common::env::page_folders(&files).len(), 4, "{:?}", files.keys());
+        assert!(!repo.join(".git/notion-git-backup.lock").exists(), "the lock goes with the run");
+        // The second configuration runs once the first is done.
+        let b = backup_command(&dir, &second, &std::env::var("PATH").unwrap()).output().unwrap();
+        assert_eq!(b.status.code(), Some(0), "{}", String::from_utf8_lossy(&b.stderr));
+    })
+    .await
+    .unwrap();
 }

@@ -78,7 +78,9 @@ async fn first_commit_into_empty_repo_then_identical_change_set_posts_nothing() 
     assert!(again.commits.is_empty() && again.plan.is_empty());
     assert_eq!(fake.commit_posts(), posts, "an unchanged page must not POST");
 
-    // A fresh run reads the tree from the server and still sees nothing to do.
+    // A fresh run (after this one ended: one run per repository) reads the tree from the server
+    // and still sees nothing to do.
+    drop(s);
     let mut s2 = open(&fake).await;
     assert_eq!(s2.files_under("pages/hello"), vec!["pages/hello/img.png", "pages/hello/index.md"]);
     assert!(s2.commit(cs).await.unwrap().commits.is_empty());
@@ -241,11 +243,38 @@ async fn proxy_413_splits_the_change_into_several_commits() {
     }
     assert!(last["message"].as_str().unwrap().contains("part"), "{}", last["message"]);
 
-    // A single file that can never pass the proxy: clear error.
+    // A single file that can never pass the proxy: one refused request, then a permanent error
+    // naming the file and the settings; the same file again sends nothing.
     let huge = "y".repeat(120_000);
+    let posts = fake.commit_posts();
     let e = s.commit(page("q", &[("huge.bin", &huge)])).await.unwrap_err();
     let m = e.to_string();
     assert!(m.contains("q/huge.bin") && m.contains("client_max_body_size") && m.contains("GIT_MAX_REQUEST_MB"), "{m}");
+    assert!(matches!(&e, SinkError::TooLarge { path, .. } if path == "q/huge.bin"), "{e:?}");
+    assert!(!e.is_transient());
+    assert_eq!(fake.commit_posts(), posts + 1, "no retry of a file refused on its own");
+    let e = s.commit(page("q", &[("huge.bin", &huge)])).await.unwrap_err();
+    assert!(matches!(&e, SinkError::TooLarge { .. }), "{e:?}");
+    assert_eq!(fake.commit_posts(), posts + 1, "no request for a file already refused");
+}
+
+#[tokio::test]
+async fn proxy_413_for_one_big_file_beside_small_deletes_fails_at_once() {
+    let fake = FakeGitea::start().await;
+    fake.add_repo(OWNER, REPO);
+    let mut s = open(&fake).await;
+    let old: Vec<(String, String)> = (0..5).map(|i| (format!("old{i}.md"), format!("old {i}"))).collect();
+    let refs: Vec<(&str, &str)> = old.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    s.commit(page("p", &refs)).await.unwrap();
+    fake.reject_bodies_over(Some(100_000));
+    let posts = fake.commit_posts();
+    // The page now holds one big file: its commit deletes five small ones and writes it.
+    let huge = "h".repeat(120_000);
+    let e = s.commit(page("p", &[("scan.bin", &huge)])).await.unwrap_err();
+    assert!(matches!(&e, SinkError::TooLarge { path, .. } if path == "p/scan.bin"), "{e:?}");
+    assert!(e.to_string().contains("GIT_MAX_REQUEST_MB"), "{e}");
+    assert_eq!(fake.commit_posts(), posts + 1, "splitting off the deletes cannot help: one request only");
+    assert_eq!(fake.files(OWNER, REPO, "main").len(), 5, "nothing half-done");
 }
 
 #[tokio::test]
@@ -269,6 +298,7 @@ async fn request_limit_splits_large_pages_and_refuses_a_file_bigger_than_the_lim
     let e = s.commit(page("p2", &[("index.md", "ok"), ("big.bin", &big)])).await.unwrap_err();
     let m = e.to_string();
     assert!(m.contains("p2/big.bin") && m.contains("GIT_MAX_REQUEST_MB"), "{m}");
+    assert!(matches!(&e, SinkError::TooLarge { path, .. } if path == "p2/big.bin"), "{e:?}");
     assert!(!e.is_transient());
     assert_eq!(fake.commit_posts(), posts, "nothing committed for a page that cannot fit");
 }
@@ -353,6 +383,7 @@ async fn permanent_errors_say_what_to_do() {
     assert!(e.to_string().contains("archived") && !e.is_transient(), "{e}");
     no_token(&e);
 
+    drop(s);
     let mut cfg = config(&fake, OWNER, REPO);
     cfg.branch = Some("nope".into());
     fake.set_archived(OWNER, REPO, false);
@@ -360,6 +391,7 @@ async fn permanent_errors_say_what_to_do() {
     s.open(true).await.unwrap(); // empty repo: the branch is created by the first commit
     s.commit(page("p", &[("index.md", "x")])).await.unwrap();
     cfg.branch = Some("missing".into());
+    drop(s);
     let e = GiteaSink::new(cfg).unwrap().open(true).await.unwrap_err();
     assert!(e.to_string().contains("GIT_BRANCH"), "{e}");
 }
@@ -399,9 +431,87 @@ async fn staged_files_are_committed_byte_for_byte_and_big_trees_are_paged() {
     assert_eq!(fake.files(OWNER, REPO, "main")["p/photo.jpg"], bytes);
 
     // A new run pages through the tree 3 entries at a time and finds all 10 files + the folder.
+    drop(s);
     let mut s2 = open(&fake).await;
     assert_eq!(s2.files_under("p").len(), 10);
     let tree_reads = fake.requests().iter().filter(|(_, p)| p.contains("/git/trees/")).count();
     assert!(tree_reads >= 4, "{tree_reads}");
     assert!(s2.commit(cs).await.unwrap().commits.is_empty());
+}
+
+#[tokio::test]
+async fn identity_and_web_links_name_server_owner_repository_and_branch_never_the_token() {
+    let fake = FakeGitea::start().await;
+    fake.add_repo_with_default_branch(OWNER, REPO, "trunk");
+    let mut cfg = config(&fake, "Alice", "Wiki-Backup");
+    cfg.base_url = format!("{}/api/v1/", fake.base_url);
+    let mut s = GiteaSink::new(cfg).unwrap();
+    let id = s.identity();
+    assert_eq!(id, format!("{}/alice/wiki-backup", fake.base_url));
+    assert_eq!(GiteaSink::new(config(&fake, OWNER, REPO)).unwrap().identity(), id, "one repository, one identity");
+    s.open(true).await.unwrap();
+    assert_eq!(
+        s.web_url("reading list/a b#1/index.md").as_deref(),
+        Some(
+            format!("{}/Alice/Wiki-Backup/src/branch/trunk/reading%20list/a%20b%231/index.md", fake.base_url).as_str()
+        )
+    );
+    assert_eq!(s.web_url("").unwrap(), format!("{}/Alice/Wiki-Backup/src/branch/trunk", fake.base_url));
+    for text in [id, s.web_url("x").unwrap(), s.describe()] {
+        assert!(!text.contains(TOKEN), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn two_sinks_for_one_repository_never_write_at_once() {
+    let fake = FakeGitea::start().await;
+    fake.add_repo(OWNER, REPO);
+    fake.add_repo(OWNER, "other");
+    let mut first = open(&fake).await;
+    // Another configuration spelling the same server and repository differently.
+    let mut cfg = config(&fake, "ALICE", REPO);
+    cfg.base_url = format!("{}/", fake.base_url);
+    let mut second = GiteaSink::new(cfg.clone()).unwrap();
+    let e = second.lock().await.unwrap_err();
+    let m = e.to_string();
+    assert!(matches!(e, SinkError::Locked(_)), "{m}");
+    assert!(m.contains(&format!("pid {} on ", std::process::id())) && m.contains(" since "), "{m}");
+    assert!(m.contains("notion-git-backup/locks/gitea-") && !m.contains(TOKEN), "{m}");
+    let before = fake.requests().len();
+    assert!(matches!(second.open(true).await, Err(SinkError::Locked(_))));
+    assert_eq!(fake.requests().len(), before, "a locked-out run sends nothing");
+    // A read-only open (check, dry run) and another repository are not blocked.
+    GiteaSink::new(cfg.clone()).unwrap().open(false).await.unwrap();
+    let mut other = GiteaSink::new(config(&fake, OWNER, "other")).unwrap();
+    other.open(true).await.unwrap();
+    first.commit(page("p", &[("index.md", "v1")])).await.unwrap();
+    drop(first);
+    let mut second = GiteaSink::new(cfg).unwrap();
+    second.open(true).await.unwrap();
+    second.commit(page("p", &[("index.md", "v2")])).await.unwrap();
+    assert_eq!(text(&fake.files(OWNER, REPO, "main"), "p/index.md"), "v2");
+}
+
+#[tokio::test]
+async fn commit_messages_are_sanitised_and_parts_are_numbered_on_the_subject() {
+    let fake = FakeGitea::start().await;
+    fake.add_repo(OWNER, REPO);
+    let mut cfg = config(&fake, OWNER, REPO);
+    cfg.max_request_bytes = 64 * 1024;
+    let mut s = GiteaSink::new(cfg).unwrap();
+    s.open(true).await.unwrap();
+    let chunk = "z".repeat(30_000);
+    let mut cs = page("p", &[("a.bin", &chunk), ("b.bin", &chunk)]);
+    cs.message = "Backup: bad\0title\x1b[0m\nmoved from q".into();
+    let out = s.commit(cs).await.unwrap();
+    assert_eq!(out.commits.len(), 2);
+    let messages: Vec<String> =
+        fake.commit_bodies().iter().map(|b| b["message"].as_str().unwrap().to_string()).collect();
+    assert_eq!(
+        messages,
+        vec![
+            "Backup: bad title [0m (part 1/2)\n\nmoved from q".to_string(),
+            "Backup: bad title [0m (part 2/2)\n\nmoved from q".to_string()
+        ]
+    );
 }

@@ -3,7 +3,8 @@
 //! `open` never creates anything (a missing repository is planned against as an empty tree and
 //! reported by [`DryRunSink::would_create`]); `commit` returns the plan without writing and records
 //! it, so the run can print per repository the files that would be added, changed and deleted and
-//! the commits that would be made. `finish` never pushes.
+//! the commits that would be made. `finish` never pushes, and `lock` takes no lock: a dry run
+//! writes nothing, so it may run beside a real one.
 
 use std::collections::BTreeSet;
 
@@ -53,6 +54,18 @@ impl<S: Sink> Sink for DryRunSink<S> {
         format!("{} (dry run)", self.inner.describe())
     }
 
+    fn identity(&self) -> String {
+        self.inner.identity()
+    }
+
+    fn web_url(&self, path: &str) -> Option<String> {
+        self.inner.web_url(path)
+    }
+
+    async fn lock(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+
     async fn open(&mut self, _create: bool) -> Result<(), SinkError> {
         match self.inner.open(false).await {
             Ok(()) => Ok(()),
@@ -76,7 +89,7 @@ impl<S: Sink> Sink for DryRunSink<S> {
         let plan = self.plan(&change).await?;
         let blob_ids = diff::blob_ids(&diff::prepare(&change).await?);
         if !plan.is_empty() {
-            self.planned.push(PlannedCommit { message: change.message, plan: plan.clone() });
+            self.planned.push(PlannedCommit { message: super::commit_message(&change.message), plan: plan.clone() });
         }
         Ok(CommitOutcome { plan, commits: vec![], blob_ids })
     }
@@ -97,6 +110,10 @@ impl<S: Sink> Sink for DryRunSink<S> {
 
     async fn finish(&mut self) -> Result<(), SinkError> {
         Ok(())
+    }
+
+    fn take_notices(&mut self) -> Vec<String> {
+        self.inner.take_notices()
     }
 }
 

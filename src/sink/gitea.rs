@@ -1,10 +1,13 @@
 //! Gitea/Forgejo destination over the REST API (`/api/v1`): one multi-file commit
 //! (`POST /repos/{o}/{r}/contents`) per change set, diffed against a tree read once per run.
 //!
-//! Owns: the version/repository/branch checks, repository creation (only when configured), the
-//! paged tree read, request batching under `GIT_MAX_REQUEST_MB`, and the recovery rules for a
-//! moved branch (422/409/500 -> re-read and rebuild), ambiguous failures (5xx/timeouts -> re-read,
-//! a commit that landed counts as done), proxy body limits (413 -> smaller commits) and 429.
+//! Owns: the repository lock (one run per server + owner + repository on this machine, a file in
+//! the per-user lock folder), the version/repository/branch checks, repository creation (only
+//! when configured), the paged tree read, request batching under `GIT_MAX_REQUEST_MB` (a single
+//! file that cannot fit fails its change set at once, before any request), web links to files,
+//! and the recovery rules for a moved branch (422/409/500 -> re-read and rebuild), ambiguous
+//! failures (5xx/timeouts -> re-read, a commit that landed counts as done), proxy body limits
+//! (413 -> smaller commits; a file refused on its own is permanent) and 429.
 //! Retry timing, `Retry-After` and the bounds on the server's silence ([`TIMEOUTS`]) are the
 //! crate's one HTTP policy ([`crate::http`]).
 //! Must not: send the token anywhere but the `Authorization` header, put it in an error or log,
@@ -20,7 +23,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::diff::{self, Op, Prepared, Tree};
-use super::{ChangeSet, CommitOutcome, Content, Plan, Sink, SinkError};
+use super::lock::{user_lock_dir, RepoLock};
+use super::message::with_subject_suffix;
+use super::{commit_message, ChangeSet, CommitOutcome, Content, Plan, Sink, SinkError};
 use crate::http::{self, Retry, RetryPolicy, StatusClass, Timeouts};
 
 /// Default for `GIT_MAX_REQUEST_MB`.
@@ -97,6 +102,7 @@ pub struct GiteaSink {
     limit: u64,
     /// Smallest request body refused with 413 in this run.
     refused: Option<u64>,
+    lock: Option<RepoLock>,
 }
 
 /// An answer from the server, read whole.
@@ -197,6 +203,7 @@ impl GiteaSink {
             tree: Tree::new(),
             limit,
             refused: None,
+            lock: None,
         })
     }
 
@@ -205,6 +212,23 @@ impl GiteaSink {
         self.http = client(&self.cfg, &timeouts)?;
         self.timeouts = timeouts;
         Ok(self)
+    }
+
+    /// The server root as shown to users and in links: no credentials, no query.
+    fn base_display(&self) -> String {
+        display_url(self.api.trim_end_matches("/api/v1"))
+    }
+
+    /// Take the lock in the per-user lock folder, named after a hash of [`Sink::identity`].
+    fn take_lock(&mut self) -> Result<(), SinkError> {
+        if self.lock.is_some() {
+            return Ok(());
+        }
+        let id = self.identity();
+        let hash = hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(id.as_bytes())[..16]);
+        let path = user_lock_dir()?.join(format!("gitea-{hash}.lock"));
+        self.lock = Some(RepoLock::acquire(&path, &format!("repository {id}"))?);
+        Ok(())
     }
 
     /// The branch commits go to (known after `open`).
@@ -627,10 +651,40 @@ impl GiteaSink {
 #[async_trait::async_trait]
 impl Sink for GiteaSink {
     fn describe(&self) -> String {
-        format!("{} on {}", self.full_name(), display_url(self.api.trim_end_matches("/api/v1")))
+        format!("{} on {}", self.full_name(), self.base_display())
+    }
+
+    /// `<base URL>/<owner>/<repo>`, owner and repository lowercased (Gitea's names are
+    /// case-insensitive), never the token.
+    fn identity(&self) -> String {
+        format!("{}/{}/{}", self.base_display(), self.cfg.owner.to_lowercase(), self.cfg.repo.to_lowercase())
+    }
+
+    fn web_url(&self, path: &str) -> Option<String> {
+        let branch = if self.branch.is_empty() { "main" } else { self.branch.as_str() };
+        let mut url = format!(
+            "{}/{}/{}/src/branch/{}",
+            self.base_display(),
+            enc(&self.cfg.owner, false),
+            enc(&self.cfg.repo, false),
+            enc(branch, true)
+        );
+        let path = path.trim_matches('/');
+        if !path.is_empty() {
+            url.push('/');
+            url.push_str(&enc(path, true));
+        }
+        Some(url)
+    }
+
+    async fn lock(&mut self) -> Result<(), SinkError> {
+        self.take_lock()
     }
 
     async fn open(&mut self, create: bool) -> Result<(), SinkError> {
+        if create {
+            self.take_lock()?;
+        }
         self.check_version().await?;
         let resp = self.get(&self.repo_path(), "read the repository").await?;
         let info: RepoInfo = if resp.status == StatusCode::NOT_FOUND && resp.is_json() {
@@ -696,7 +750,8 @@ impl Sink for GiteaSink {
         if first.is_empty() {
             return Ok(CommitOutcome { plan, commits, blob_ids });
         }
-        let msg_len = change.message.len() as u64 + 32;
+        let base_message = commit_message(&change.message);
+        let msg_len = base_message.len() as u64 + 32;
         // Fail before committing anything when one file can never fit.
         self.batches(&first, &writes, msg_len)?;
         let mut retries = 0u32;
@@ -708,8 +763,11 @@ impl Sink for GiteaSink {
             let batches = self.batches(&ops, &writes, msg_len)?;
             let n = batches.len();
             for (i, batch) in batches.iter().enumerate() {
-                let message =
-                    if n > 1 { format!("{} (part {}/{n})", change.message, i + 1) } else { change.message.clone() };
+                let message = if n > 1 {
+                    with_subject_suffix(&base_message, &format!(" (part {}/{n})", i + 1))
+                } else {
+                    base_message.clone()
+                };
                 let failure = match self.post(batch, &writes, &message).await {
                     Ok(sha) => {
                         diff::apply(&mut self.tree, batch, &writes);
@@ -724,11 +782,9 @@ impl Sink for GiteaSink {
                     PostError::Fatal(e) => return Err(partial(e, commits.len())),
                     PostError::TooLarge { body_len } => {
                         self.refused = Some(self.refused.map_or(body_len, |r| r.min(body_len)));
-                        if batch.len() == 1 {
-                            let path = match &batch[0] {
-                                Op::Put { write, .. } => writes[*write].path.clone(),
-                                Op::Delete { path, .. } => path.clone(),
-                            };
+                        // One file that makes up most of the request cannot be split: smaller
+                        // commits would not help, so no further request is sent for it.
+                        if let Some(path) = lone_file(batch, &writes, body_len) {
                             return Err(partial(
                                 too_big(&path, body_len, body_len.saturating_sub(1), true),
                                 commits.len(),
@@ -820,7 +876,7 @@ fn too_big(path: &str, needed: u64, limit: u64, proxy: bool) -> SinkError {
             mb(limit)
         )
     };
-    SinkError::Config(message)
+    SinkError::TooLarge { path: path.to_string(), message }
 }
 
 fn partial(e: SinkError, done: usize) -> SinkError {
@@ -833,6 +889,26 @@ fn partial(e: SinkError, done: usize) -> SinkError {
         SinkError::Config(m) => SinkError::Config(m + &note),
         SinkError::Io(m) => SinkError::Io(m + &note),
         SinkError::Missing(m) => SinkError::Missing(m + &note),
+        SinkError::Locked(m) => SinkError::Locked(m + &note),
+        SinkError::TooLarge { path, message } => SinkError::TooLarge { path, message: message + &note },
+    }
+}
+
+/// The path a 413 must be blamed on: the batch's only operation, or its only write when that
+/// write is at least half of the refused body (deletes are small).
+fn lone_file(batch: &[Op], writes: &[Prepared], body_len: u64) -> Option<String> {
+    if let [op] = batch {
+        return Some(match op {
+            Op::Put { write, .. } => writes[*write].path.clone(),
+            Op::Delete { path, .. } => path.clone(),
+        });
+    }
+    let mut puts = batch.iter().filter(|o| matches!(o, Op::Put { .. }));
+    match (puts.next(), puts.next()) {
+        (Some(put @ Op::Put { write, .. }), None) if op_size(put, writes) * 2 >= body_len => {
+            Some(writes[*write].path.clone())
+        }
+        _ => None,
     }
 }
 

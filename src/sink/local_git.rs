@@ -1,20 +1,29 @@
 //! Local git destination: a work tree on disk, driven through the `git` CLI (so the user's ssh
 //! keys, credential helpers and git config apply to `git push`).
 //!
-//! Owns: `git init` of a missing repository, reading the committed tree once, writing files
-//! atomically (temp file + rename), staging exactly the paths a change set touches, committing
-//! with the configured identity (works without any global git identity), and pushing at the end.
+//! Owns: `git init` of a missing repository, the repository's lock (one run at a time, a file in
+//! its `.git` folder), reading the committed tree once, writing files safely (temp file in the
+//! `.git` folder, exclusive create, renamed into place; no symlink followed), committing exactly
+//! the paths a change set touches with plumbing (`hash-object --no-filters`, `update-index
+//! --index-info`, `write-tree`, `commit-tree`, `update-ref`) under the configured identity (works
+//! without any global git identity), and pushing at the end.
 //!
-//! Crash safety: a run can be killed between writing files and committing, or between `git add`
-//! and `git commit`. The commit of a change set is computed only from the committed tree (HEAD)
-//! and stages only the paths it writes or deletes, so leftovers can never leak into a commit.
-//! On `open`, a dirty repository (leftovers of a killed run, or hand edits) is put aside with
-//! `git stash push --include-untracked` — recoverable with `git stash list` / `git stash pop`,
-//! nothing is ever discarded — so the work tree matches HEAD again. Committed history is never
-//! rewritten: no reset of HEAD, no force push.
+//! Crash safety: a run can be killed between writing files and committing. The commit of a change
+//! set is computed only from the committed tree (HEAD) and stages only the paths it writes or
+//! deletes, so leftovers can never leak into a commit. On `open(true)`, git lock files left by a
+//! killed git are removed (the repository lock proves no other run is using it), and a dirty work
+//! tree (leftovers of a killed run, or hand edits) is put aside as a named stash (`git stash push
+//! --include-untracked -m "notion-git-backup: uncommitted changes found <date>"`) and reported
+//! through [`Sink::take_notices`]: nothing is ever discarded. Committed history is never
+//! rewritten: no reset of HEAD, no force push. `git` children run in their own process group, so
+//! a Ctrl-C or SIGTERM sent to the whole group reaches only this process, which finishes the
+//! commit in flight.
 //!
-//! Must not: run hooks from the repository (`core.hooksPath=/dev/null`), follow a symlink out of
-//! the work tree, write into `.git`, or print remote URLs with credentials.
+//! Must not: run programs named by the repository's config while adding, committing, stashing or
+//! reading status (hooks, `core.fsmonitor`, `filter.<driver>.clean/smudge/process`, a pager, an
+//! external diff: all switched off on every git command line; `core.sshCommand` and remotes are
+//! left alone, for `git push` only), follow a symlink out of the work tree, write into `.git`
+//! beyond its own lock and temp folder, or print remote URLs with credentials.
 
 use std::path::{Component, Path, PathBuf};
 use std::process::Stdio;
@@ -23,10 +32,32 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
 use super::diff::{self, Op, Prepared, Tree};
-use super::{ChangeSet, CommitOutcome, Content, Plan, Sink, SinkError};
+use super::lock::RepoLock;
+use super::{commit_message, ChangeSet, CommitOutcome, Content, Plan, Sink, SinkError};
 
 /// Longest a `git push` may take before it is abandoned.
 const PUSH_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
+/// Settings on every git command line (`-c` wins over every config file): no hooks, no
+/// filesystem monitor, no line-ending conversion, no signing, no submodule recursion.
+const SAFE_CONFIG: &[&str] = &[
+    "core.hooksPath=/dev/null",
+    "core.fsmonitor=",
+    "core.autocrlf=false",
+    "core.safecrlf=false",
+    "commit.gpgSign=false",
+    "core.quotePath=false",
+    "submodule.recurse=false",
+    "diff.ignoreSubmodules=all",
+    "status.submoduleSummary=false",
+];
+
+/// The lock file, in the repository's (common) git folder.
+const LOCK_FILE: &str = "notion-git-backup.lock";
+/// Temp files are written here (in the git folder, never in the work tree) and renamed into place.
+const TMP_DIR: &str = "notion-git-backup-tmp";
+/// Prefix of the stash holding uncommitted changes found on open.
+pub const STASH_PREFIX: &str = "notion-git-backup: uncommitted changes found";
 
 #[derive(Debug, Clone, Default)]
 pub struct LocalGitConfig {
@@ -49,6 +80,12 @@ pub struct LocalGitSink {
     tree: Tree,
     has_head: bool,
     opened: bool,
+    /// `-c` arguments switching off the filter drivers the repository's config defines.
+    filter_overrides: Vec<String>,
+    /// The work tree's git folder and the repository's common git folder (absolute).
+    git_dirs: Option<(PathBuf, PathBuf)>,
+    lock: Option<RepoLock>,
+    notices: Vec<String>,
 }
 
 struct Output {
@@ -60,7 +97,18 @@ struct Output {
 impl LocalGitSink {
     pub fn new(cfg: LocalGitConfig) -> Self {
         let git = cfg.git_program.clone().unwrap_or_else(|| PathBuf::from("git"));
-        LocalGitSink { cfg, git, branch: String::new(), tree: Tree::new(), has_head: false, opened: false }
+        LocalGitSink {
+            cfg,
+            git,
+            branch: String::new(),
+            tree: Tree::new(),
+            has_head: false,
+            opened: false,
+            filter_overrides: Vec::new(),
+            git_dirs: None,
+            lock: None,
+            notices: Vec::new(),
+        }
     }
 
     /// The branch commits go to (known after `open`).
@@ -75,15 +123,18 @@ impl LocalGitSink {
     /// Run git in the repository. `Err` only when git cannot be started; check `status` yourself.
     async fn run(&self, args: &[&str], stdin: Option<Vec<u8>>, in_repo: bool) -> Result<Output, SinkError> {
         let mut cmd = tokio::process::Command::new(&self.git);
+        cmd.arg("--no-pager");
         if in_repo {
             cmd.arg("-C").arg(self.dir());
         }
-        cmd.args(["-c", "core.hooksPath=/dev/null", "-c", "core.autocrlf=false", "-c", "core.safecrlf=false"])
-            .args(["-c", "commit.gpgSign=false", "-c", "core.quotePath=false"])
-            .arg("-c")
+        for setting in SAFE_CONFIG {
+            cmd.arg("-c").arg(setting);
+        }
+        cmd.arg("-c")
             .arg(format!("user.name={}", self.cfg.author_name))
             .arg("-c")
             .arg(format!("user.email={}", self.cfg.author_email))
+            .args(&self.filter_overrides)
             .args(args);
         for var in [
             "GIT_DIR",
@@ -92,6 +143,8 @@ impl LocalGitSink {
             "GIT_OBJECT_DIRECTORY",
             "GIT_ALTERNATE_OBJECT_DIRECTORIES",
             "GIT_NAMESPACE",
+            "GIT_EXTERNAL_DIFF",
+            "GIT_PAGER",
         ] {
             cmd.env_remove(var);
         }
@@ -105,6 +158,11 @@ impl LocalGitSink {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
+        // Its own process group: Ctrl-C or a SIGTERM sent to our group must not kill git in the
+        // middle of a commit; this process decides when to stop.
+        #[cfg(unix)]
+        cmd.process_group(0);
+        tracing::trace!(repo = %self.dir().display(), ?args, "git");
         let mut child = cmd.spawn().map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 SinkError::Config(format!(
@@ -133,6 +191,9 @@ impl LocalGitSink {
     async fn ok(&self, args: &[&str], stdin: Option<Vec<u8>>) -> Result<Vec<u8>, SinkError> {
         let out = self.run(args, stdin, true).await?;
         if !out.status.success() {
+            if let Some(e) = ownership_error(&out.stderr, self.dir()) {
+                return Err(e);
+            }
             return Err(SinkError::Io(format!(
                 "git {} failed in {}: {}",
                 args.iter().find(|a| !a.starts_with('-')).copied().unwrap_or(""),
@@ -153,7 +214,15 @@ impl LocalGitSink {
         if !self.dir().is_dir() {
             return Ok(false);
         }
-        if self.text(&["rev-parse", "--is-bare-repository"]).await?.as_deref() == Some("true") {
+        let bare = self.run(&["rev-parse", "--is-bare-repository"], None, true).await?;
+        if !bare.status.success() {
+            // Not a repository, unless git refuses one it does not trust.
+            return match ownership_error(&bare.stderr, self.dir()) {
+                Some(e) => Err(e),
+                None => Ok(false),
+            };
+        }
+        if String::from_utf8_lossy(&bare.stdout).trim() == "true" {
             return Err(SinkError::Config(format!(
                 "{} is a bare repository: point the backup at a clone with a work tree (git clone {} <folder>)",
                 self.dir().display(),
@@ -168,6 +237,71 @@ impl LocalGitSink {
             _ => false,
         };
         Ok(same)
+    }
+
+    /// Find the work tree's git folder and the repository's common git folder.
+    async fn locate_git_dirs(&mut self) -> Result<(), SinkError> {
+        let out = self.ok(&["rev-parse", "--absolute-git-dir", "--git-common-dir"], None).await?;
+        let out = String::from_utf8_lossy(&out).to_string();
+        let mut lines = out.lines().map(str::trim);
+        let (Some(git_dir), Some(common)) = (lines.next(), lines.next()) else {
+            return Err(SinkError::Io(format!("git rev-parse gave {out:?} in {}", self.dir().display())));
+        };
+        let common = self.dir().join(common);
+        let common = std::fs::canonicalize(&common).unwrap_or(common);
+        self.git_dirs = Some((PathBuf::from(git_dir), common));
+        Ok(())
+    }
+
+    /// Take the repository lock (the git folder must be known).
+    fn take_lock(&mut self) -> Result<(), SinkError> {
+        if self.lock.is_some() {
+            return Ok(());
+        }
+        let (_, common) = self.git_dirs.as_ref().expect("git folders located before locking");
+        let what = format!("repository {}", self.dir().display());
+        self.lock = Some(RepoLock::acquire(&common.join(LOCK_FILE), &what)?);
+        Ok(())
+    }
+
+    /// `-c filter.<driver>.clean= ...` for every filter driver any git config of this repository
+    /// defines: a `.gitattributes` naming one would otherwise run its program on add, status and
+    /// stash.
+    async fn read_filter_overrides(&self) -> Result<Vec<String>, SinkError> {
+        let out = self.run(&["config", "-z", "--get-regexp", r"^filter\."], None, true).await?;
+        // Exit code 1: no such key.
+        if !out.status.success() {
+            if out.status.code() == Some(1) {
+                return Ok(Vec::new());
+            }
+            return Err(SinkError::Io(format!("git config failed in {}: {}", self.dir().display(), out.stderr.trim())));
+        }
+        let mut drivers: Vec<String> = Vec::new();
+        for rec in out.stdout.split(|b| *b == 0).filter(|r| !r.is_empty()) {
+            let rec = String::from_utf8_lossy(rec);
+            let key = rec.split('\n').next().unwrap_or("");
+            let Some(driver) = key.strip_prefix("filter.").and_then(|k| k.rsplit_once('.')).map(|(d, _)| d) else {
+                continue;
+            };
+            if !drivers.iter().any(|d| d == driver) {
+                drivers.push(driver.to_string());
+            }
+        }
+        let mut args = Vec::new();
+        for d in drivers {
+            if d.contains('=') || d.contains('\n') {
+                return Err(SinkError::Config(format!(
+                    "the git config of {} defines a filter driver named {d:?}, which cannot be switched off for the \
+                     backup: rename or remove it (git config --remove-section \"filter.{d}\")",
+                    self.dir().display()
+                )));
+            }
+            for (key, value) in [("clean", ""), ("smudge", ""), ("process", ""), ("required", "false")] {
+                args.push("-c".to_string());
+                args.push(format!("filter.{d}.{key}={value}"));
+            }
+        }
+        Ok(args)
     }
 
     async fn read_tree(&mut self) -> Result<(), SinkError> {
@@ -191,80 +325,163 @@ impl LocalGitSink {
         Ok(())
     }
 
-    /// Remove a stale `index.lock` left by a killed git, then put uncommitted changes aside.
-    async fn recover(&self) -> Result<(), SinkError> {
-        let lock = self.dir().join(".git").join("index.lock");
-        if let Ok(meta) = std::fs::metadata(&lock) {
-            let age = meta.modified().ok().and_then(|m| m.elapsed().ok()).unwrap_or_default();
-            if age < Duration::from_secs(60) {
-                return Err(SinkError::Remote {
-                    message: format!(
-                        "{} is locked by another git process ({} exists): wait, or delete the file if no git is running",
-                        self.dir().display(),
-                        lock.display()
-                    ),
-                    transient: true,
-                });
-            }
-            tracing::warn!(path = %lock.display(), "removing a stale git index.lock left by an interrupted run");
-            std::fs::remove_file(&lock).map_err(|e| SinkError::Io(format!("cannot remove {}: {e}", lock.display())))?;
-        }
-        let status = self.ok(&["status", "--porcelain=v1", "-z", "--untracked-files=all"], None).await?;
+    /// With the repository lock held: remove git lock files left by a killed git, empty our temp
+    /// folder, then put uncommitted changes aside in a named stash.
+    async fn recover(&mut self) -> Result<(), SinkError> {
+        self.remove_stale_git_locks().await?;
+        self.clear_tmp()?;
+        let status = self
+            .ok(&["status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignore-submodules=all"], None)
+            .await?;
         if status.is_empty() {
             return Ok(());
         }
         let entries = status.split(|b| *b == 0).filter(|r| !r.is_empty()).count();
+        let dir = self.dir().display().to_string();
         if self.has_head {
-            tracing::warn!(repo = %self.dir().display(), entries, "uncommitted changes found (interrupted run or hand edits): stashing them (see `git stash list`)");
-            self.ok(
-                &[
-                    "stash",
-                    "push",
-                    "--include-untracked",
-                    "-q",
-                    "-m",
-                    "notion-git-backup: uncommitted changes found on open",
-                ],
-                None,
-            )
-            .await?;
+            let name = format!("{STASH_PREFIX} {}", chrono::Local::now().format("%Y-%m-%d %H:%M:%S %:z"));
+            tracing::warn!(repo = %dir, entries, stash = %name, "uncommitted changes found (interrupted run or hand edits): put aside in git stash");
+            self.ok(&["stash", "push", "--include-untracked", "-q", "-m", name.as_str()], None).await?;
+            self.notices.push(format!(
+                "{dir}: {entries} uncommitted change(s) in the work tree (hand edits, or an interrupted run) were put \
+                 aside as git stash \"{name}\": list them with `git -C {dir} stash list`, bring them back with \
+                 `git -C {dir} stash pop`, or drop them with `git -C {dir} stash drop`"
+            ));
         } else {
             // No commit yet: only clear the index; files left on disk are never staged since
             // commits stage exactly the paths they write.
-            tracing::warn!(repo = %self.dir().display(), entries, "uncommitted files in a repository without commits: clearing the index");
+            tracing::warn!(repo = %dir, entries, "uncommitted files in a repository without commits: clearing the index");
             self.ok(&["read-tree", "--empty"], None).await?;
+            self.notices.push(format!(
+                "{dir}: {entries} file(s) not in any commit were found in a repository without commits; they stay \
+                 on disk and are not backed up"
+            ));
         }
         Ok(())
     }
 
-    /// `git add` exactly the touched paths, then commit them. Returns the new commit, `None` when
-    /// nothing was staged after all.
+    /// Git's own lock files (index, HEAD, the branch, packed refs, the stash) found while we hold
+    /// the repository lock were left by a git that was killed: remove them, and say so.
+    async fn remove_stale_git_locks(&mut self) -> Result<(), SinkError> {
+        let branch_lock = format!("refs/heads/{}.lock", self.branch);
+        let names = ["index.lock", "HEAD.lock", "packed-refs.lock", "refs/stash.lock", branch_lock.as_str()];
+        let mut args = vec!["rev-parse"];
+        for n in &names {
+            args.extend(["--git-path", n]);
+        }
+        let out = self.ok(&args, None).await?;
+        let mut paths: Vec<PathBuf> =
+            String::from_utf8_lossy(&out).lines().map(|l| self.dir().join(l.trim())).collect();
+        paths.dedup();
+        for lock in paths {
+            let Ok(meta) = std::fs::symlink_metadata(&lock) else { continue };
+            if meta.is_dir() {
+                continue;
+            }
+            let age = meta.modified().ok().and_then(|m| m.elapsed().ok()).map(|d| d.as_secs()).unwrap_or(0);
+            tracing::warn!(path = %lock.display(), age_seconds = age, "removing a stale git lock file left by an interrupted git");
+            std::fs::remove_file(&lock)
+                .map_err(|e| SinkError::Io(format!("cannot remove the stale git lock file {}: {e}", lock.display())))?;
+            self.notices.push(format!(
+                "{}: removed the stale git lock file {} (left by a git process that was stopped; no other run was \
+                 using the repository)",
+                self.dir().display(),
+                lock.display()
+            ));
+        }
+        Ok(())
+    }
+
+    /// Our temp folder in the git folder, created (mode 0700) and emptied of leftovers.
+    fn tmp_dir(&self) -> Result<PathBuf, SinkError> {
+        let (git_dir, _) = self.git_dirs.as_ref().expect("git folders located after open");
+        let dir = git_dir.join(TMP_DIR);
+        match std::fs::symlink_metadata(&dir) {
+            Ok(m) if m.is_dir() => Ok(dir),
+            Ok(_) => Err(SinkError::Io(format!("{} is not a folder: remove it", dir.display()))),
+            Err(_) => {
+                let mut builder = std::fs::DirBuilder::new();
+                #[cfg(unix)]
+                std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+                builder.create(&dir).map_err(|e| SinkError::Io(format!("cannot create {}: {e}", dir.display())))?;
+                Ok(dir)
+            }
+        }
+    }
+
+    fn clear_tmp(&self) -> Result<(), SinkError> {
+        let dir = self.tmp_dir()?;
+        let entries =
+            std::fs::read_dir(&dir).map_err(|e| SinkError::Io(format!("cannot read {}: {e}", dir.display())))?;
+        for e in entries.flatten() {
+            let p = e.path();
+            let r = match std::fs::symlink_metadata(&p) {
+                Ok(m) if m.is_dir() => std::fs::remove_dir_all(&p),
+                _ => std::fs::remove_file(&p),
+            };
+            if let Err(e) = r {
+                tracing::warn!(path = %p.display(), "cannot remove a leftover temp file: {e}");
+            }
+        }
+        Ok(())
+    }
+
+    /// Store the written files' bytes as objects and stage exactly the touched paths, then commit
+    /// them. Returns the new commit, `None` when nothing changed after all.
     ///
-    /// The commit is made with plumbing (`write-tree`, `commit-tree`, `update-ref` from the old
-    /// head to the new one): `git commit` re-checks the stat data of every tracked file on each
-    /// call, which in a 5,000-page repository cost more CPU than all the rest of a page's commit.
+    /// No repository program can run: objects are written with `hash-object --no-filters` (the
+    /// committed bytes are exactly ours, whatever `.gitattributes` says, and their ids are the
+    /// ones [`diff`] computed), the index is updated with `update-index --index-info`, and the
+    /// commit is made with `write-tree`, `commit-tree` and `update-ref` from the old head.
     async fn stage_and_commit(
         &self,
         ops: &[Op],
         writes: &[Prepared],
         message: &str,
     ) -> Result<Option<String>, SinkError> {
-        let mut pathspecs = Vec::new();
-        for op in ops {
-            let p = match op {
-                Op::Put { write, .. } => &writes[*write].path,
-                Op::Delete { path, .. } => path,
-            };
-            pathspecs.extend_from_slice(p.as_bytes());
-            pathspecs.push(0);
+        let puts: Vec<&Prepared> = ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::Put { write, .. } => Some(&writes[*write]),
+                Op::Delete { .. } => None,
+            })
+            .collect();
+        for chunk in puts.chunks(200) {
+            let mut args = vec!["hash-object", "-w", "--no-filters", "--"];
+            args.extend(chunk.iter().map(|w| w.path.as_str()));
+            let out = self.ok(&args, None).await?;
+            let out = String::from_utf8_lossy(&out);
+            let ids: Vec<&str> = out.lines().map(str::trim).collect();
+            if ids.len() != chunk.len() {
+                return Err(SinkError::Io(format!(
+                    "git hash-object stored {} of {} files in {}",
+                    ids.len(),
+                    chunk.len(),
+                    self.dir().display()
+                )));
+            }
+            for (w, id) in chunk.iter().zip(ids) {
+                if id != w.blob {
+                    return Err(SinkError::Io(format!(
+                        "{} in {} changed while it was committed (git stored object {id}, expected {}): another \
+                         program is writing in the backup's work tree, or the repository is not a SHA-1 repository",
+                        w.path,
+                        self.dir().display(),
+                        w.blob
+                    )));
+                }
+            }
         }
-        // Literal pathspecs: a `*` or `:(` in a file name is a name, not a pattern. (Only here:
-        // GIT_LITERAL_PATHSPECS globally breaks `git stash --include-untracked`.)
-        self.ok(
-            &["--literal-pathspecs", "add", "-A", "-f", "--pathspec-from-file=-", "--pathspec-file-nul"],
-            Some(pathspecs),
-        )
-        .await?;
+        let mut info = Vec::new();
+        for op in ops {
+            if let Op::Delete { path, .. } = op {
+                info.extend_from_slice(format!("0 {}\t{path}\0", "0".repeat(40)).as_bytes());
+            }
+        }
+        for w in &puts {
+            info.extend_from_slice(format!("100644 {}\t{}\0", w.blob, w.path).as_bytes());
+        }
+        self.ok(&["update-index", "-z", "--index-info"], Some(info)).await?;
         let line = |out: Vec<u8>, what: &str| {
             let s = String::from_utf8_lossy(&out).trim().to_string();
             if s.is_empty() {
@@ -286,7 +503,6 @@ impl LocalGitSink {
             (None, line(self.ok(&["hash-object", "-t", "tree", "--stdin"], Some(Vec::new())).await?, "hash-object")?)
         };
         if base_tree == tree {
-            // Content filters made the files equal to HEAD after all: nothing to commit.
             return Ok(None);
         }
         let mut args = vec!["commit-tree", tree.as_str()];
@@ -304,38 +520,84 @@ impl LocalGitSink {
         Ok(Some(commit))
     }
 
-    async fn remote(&self) -> Result<String, SinkError> {
+    /// The remote `git push` goes to with `GIT_PUSH=1`: the branch's upstream remote, else
+    /// `origin`, else the only remote. An error says how to add or choose one (or to set
+    /// `GIT_PUSH=0`). Read-only; `check` uses it too.
+    pub async fn push_remote(&self) -> Result<String, SinkError> {
+        let dir = self.dir().display();
         let key = format!("branch.{}.remote", self.branch);
-        if let Some(r) = self.text(&["config", "--get", &key]).await?.filter(|r| !r.is_empty()) {
-            return Ok(r);
-        }
         let remotes = self.text(&["remote"]).await?.unwrap_or_default();
         let remotes: Vec<&str> = remotes.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        if let Some(r) = self.text(&["config", "--get", &key]).await?.filter(|r| !r.is_empty()) {
+            if remotes.contains(&r.as_str()) || r.contains(':') || r.contains('/') {
+                return Ok(r);
+            }
+            return Err(SinkError::Config(format!(
+                "GIT_PUSH=1 but the upstream remote {r:?} of branch {} does not exist in {dir}: add it (`git -C {dir} \
+                 remote add {r} <url>`), choose another (`git -C {dir} config {key} <remote>`), or set GIT_PUSH=0",
+                self.branch
+            )));
+        }
         if remotes.contains(&"origin") {
             return Ok("origin".into());
         }
         match remotes.as_slice() {
             [one] => Ok(one.to_string()),
             [] => Err(SinkError::Config(format!(
-                "GIT_PUSH is set but {} has no remote: add one with `git -C {} remote add origin <url>`",
-                self.dir().display(),
-                self.dir().display()
+                "GIT_PUSH=1 but {dir} has no remote to push to: add one with `git -C {dir} remote add origin <url>`, \
+                 or set GIT_PUSH=0"
             ))),
             _ => Err(SinkError::Config(format!(
-                "GIT_PUSH is set but {} has several remotes and none is origin or the branch's upstream: \
-                 set one with `git -C {} branch --set-upstream-to=<remote>/{}`",
-                self.dir().display(),
-                self.dir().display(),
+                "GIT_PUSH=1 but {dir} has several remotes ({}), none is origin and branch {} has no upstream: \
+                 choose one with `git -C {dir} config {key} <remote>`, or set GIT_PUSH=0",
+                remotes.join(", "),
                 self.branch
             ))),
         }
     }
 }
 
+/// Git's refusal to work in a repository owned by another user, as an error naming the cause and
+/// the two fixes; `None` for any other failure.
+fn ownership_error(stderr: &str, dir: &Path) -> Option<SinkError> {
+    if !stderr.contains("dubious ownership") {
+        return None;
+    }
+    // "fatal: detected dubious ownership in repository at '/srv/backup/notes'"
+    let repo = stderr
+        .split_once("repository at '")
+        .and_then(|(_, rest)| rest.split_once('\''))
+        .map(|(p, _)| p.to_string())
+        .unwrap_or_else(|| dir.display().to_string());
+    Some(SinkError::Config(format!(
+        "git refuses to use {repo}: it is owned by another user than the one running the backup (git: \"detected \
+         dubious ownership\"). Run the backup as the user who owns the repository, or trust it for this user with \
+         `git config --global --add safe.directory {repo}`"
+    )))
+}
+
 #[async_trait::async_trait]
 impl Sink for LocalGitSink {
     fn describe(&self) -> String {
         self.dir().display().to_string()
+    }
+
+    /// The canonical path of the repository (of its nearest existing folder, plus the rest, when
+    /// it does not exist yet).
+    fn identity(&self) -> String {
+        canonical(self.dir()).display().to_string()
+    }
+
+    async fn lock(&mut self) -> Result<(), SinkError> {
+        if self.lock.is_some() {
+            return Ok(());
+        }
+        // A repository that does not exist yet is created, then locked, by `open(true)`.
+        if !self.is_work_tree().await? {
+            return Ok(());
+        }
+        self.locate_git_dirs().await?;
+        self.take_lock()
     }
 
     async fn open(&mut self, create: bool) -> Result<(), SinkError> {
@@ -357,6 +619,11 @@ impl Sink for LocalGitSink {
             self.ok(&["symbolic-ref", "HEAD", &format!("refs/heads/{b}")], None).await?;
             tracing::info!(repo = %self.dir().display(), branch = %b, "initialised a new git repository");
         }
+        self.locate_git_dirs().await?;
+        if create {
+            self.take_lock()?;
+        }
+        self.filter_overrides = self.read_filter_overrides().await?;
         let current = self.text(&["symbolic-ref", "-q", "--short", "HEAD"]).await?.ok_or_else(|| {
             SinkError::Config(format!(
                 "{} has a detached HEAD: check out a branch (git -C {} switch <branch>)",
@@ -383,8 +650,8 @@ impl Sink for LocalGitSink {
             }
             _ => current,
         };
-        // `open(false)` (dry run, `check`) is read-only: it never creates and never recovers, so it
-        // leaves a dirty work tree exactly as it found it.
+        // `open(false)` (dry run, `check`) is read-only: it never creates, locks or recovers, so
+        // it leaves a dirty work tree exactly as it found it.
         if create {
             self.recover().await?;
         }
@@ -405,14 +672,15 @@ impl Sink for LocalGitSink {
             return Ok(CommitOutcome { plan, commits: vec![], blob_ids });
         }
         let root = self.dir().to_path_buf();
+        let tmp = self.tmp_dir()?;
         let (ops2, writes2) = (ops.clone(), writes.clone());
-        tokio::task::spawn_blocking(move || write_work_tree(&root, &ops2, &writes2))
+        tokio::task::spawn_blocking(move || write_work_tree(&root, &tmp, &ops2, &writes2))
             .await
             .map_err(|e| SinkError::Io(format!("writing files failed: {e}")))??;
-        let head = match self.stage_and_commit(&ops, &writes, &change.message).await {
+        let message = commit_message(&change.message);
+        let head = match self.stage_and_commit(&ops, &writes, &message).await {
             Ok(Some(head)) => head,
             Ok(None) => {
-                // Content filters made the files equal to HEAD after all: nothing to commit.
                 diff::apply(&mut self.tree, &ops, &writes);
                 return Ok(CommitOutcome { plan, commits: vec![], blob_ids });
             }
@@ -442,7 +710,7 @@ impl Sink for LocalGitSink {
         if !self.cfg.push || !self.opened || !self.has_head {
             return Ok(());
         }
-        let remote = self.remote().await?;
+        let remote = self.push_remote().await?;
         let refspec = format!("refs/heads/{0}:refs/heads/{0}", self.branch);
         let args = ["push", "-q", remote.as_str(), refspec.as_str()];
         let push = self.run(&args, None, true);
@@ -463,11 +731,40 @@ impl Sink for LocalGitSink {
         }
         Ok(())
     }
+
+    fn take_notices(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notices)
+    }
+}
+
+/// `path` made absolute and canonical as far as it exists.
+fn canonical(path: &Path) -> PathBuf {
+    let abs = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().map(|d| d.join(path)).unwrap_or_else(|_| path.to_path_buf())
+    };
+    let mut rest = Vec::new();
+    let mut cur = abs.as_path();
+    loop {
+        if let Ok(c) = std::fs::canonicalize(cur) {
+            return rest.iter().rev().fold(c, |acc: PathBuf, part| acc.join(part));
+        }
+        match (cur.parent(), cur.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                cur = parent;
+            }
+            _ => return abs,
+        }
+    }
 }
 
 /// Apply operations to the work tree: deletes first (clearing file/folder clashes), then each
-/// write through a temp file renamed into place. Never follows a symlink out of the tree.
-fn write_work_tree(root: &Path, ops: &[Op], writes: &[Prepared]) -> Result<(), SinkError> {
+/// write into a new temp file (exclusive create, random name, in `tmp_dir` inside the git folder)
+/// renamed into place. Never follows a symlink: not at a parent folder (refused), not at the file
+/// itself (replaced by the rename), not at a temp name (never reused).
+fn write_work_tree(root: &Path, tmp_dir: &Path, ops: &[Op], writes: &[Prepared]) -> Result<(), SinkError> {
     let io = |what: &str, p: &Path, e: std::io::Error| SinkError::Io(format!("cannot {what} {}: {e}", p.display()));
     for op in ops {
         if let Op::Delete { path, .. } = op {
@@ -485,22 +782,74 @@ fn write_work_tree(root: &Path, ops: &[Op], writes: &[Prepared]) -> Result<(), S
         let Op::Put { write, .. } = op else { continue };
         let w = &writes[*write];
         let full = safe_join(root, &w.path)?;
+        create_parents(root, &w.path)?;
         let parent = full.parent().expect("joined path has a parent");
-        std::fs::create_dir_all(parent).map_err(|e| io("create folder", parent, e))?;
         if std::fs::symlink_metadata(&full).is_ok_and(|m| m.is_dir()) {
             std::fs::remove_dir(&full).map_err(|e| io("replace folder", &full, e))?;
         }
-        let name = full.file_name().expect("file name").to_string_lossy().to_string();
-        let tmp = parent.join(format!(".{name}.ngb-tmp"));
+        // A rename cannot cross file systems: then the temp file goes beside its target.
+        let tmp_in = if same_device(tmp_dir, parent) { tmp_dir } else { parent };
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".ngb-").suffix(".tmp");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(std::fs::Permissions::from_mode(0o644));
+        }
+        let mut tmp = builder.tempfile_in(tmp_in).map_err(|e| io("create a temp file in", tmp_in, e))?;
         match &w.content {
-            Content::Bytes(b) => std::fs::write(&tmp, b).map_err(|e| io("write", &tmp, e))?,
+            Content::Bytes(b) => {
+                std::io::Write::write_all(tmp.as_file_mut(), b).map_err(|e| io("write", tmp.path(), e))?
+            }
             Content::File(src) => {
-                std::fs::copy(src, &tmp).map_err(|e| io("copy staged file to", &tmp, e))?;
+                let mut from = std::fs::File::open(src).map_err(|e| io("read the staged file", src, e))?;
+                std::io::copy(&mut from, tmp.as_file_mut())
+                    .map_err(|e| io("copy the staged file to", tmp.path(), e))?;
             }
         }
-        std::fs::rename(&tmp, &full).map_err(|e| io("rename into", &full, e))?;
+        tmp.persist(&full).map_err(|e| io("rename into", &full, e.error))?;
     }
     Ok(())
+}
+
+/// Create the missing parent folders of `root/rel` one by one, refusing a symlink or a file on
+/// the way.
+fn create_parents(root: &Path, rel: &str) -> Result<(), SinkError> {
+    let parts: Vec<&str> = rel.split('/').collect();
+    let mut cur = root.to_path_buf();
+    for part in &parts[..parts.len() - 1] {
+        cur.push(part);
+        match std::fs::symlink_metadata(&cur) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(SinkError::Config(format!(
+                    "refusing to write {rel:?}: {} is a symbolic link",
+                    cur.display()
+                )))
+            }
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(SinkError::Io(format!("cannot write {rel:?}: {} is a file, not a folder", cur.display())))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                // `mkdir` never follows a symlink planted meanwhile: it fails with "exists".
+                std::fs::create_dir(&cur)
+                    .map_err(|e| SinkError::Io(format!("cannot create folder {}: {e}", cur.display())))?;
+            }
+            Err(e) => return Err(SinkError::Io(format!("cannot inspect {}: {e}", cur.display()))),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn same_device(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    matches!((std::fs::metadata(a), std::fs::metadata(b)), (Ok(x), Ok(y)) if x.dev() == y.dev())
+}
+
+#[cfg(not(unix))]
+fn same_device(_a: &Path, _b: &Path) -> bool {
+    true
 }
 
 /// `root/rel`, refusing unsafe paths and any existing symlink among the parent folders.

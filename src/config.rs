@@ -64,16 +64,8 @@ pub enum Destination {
     Local(LocalSettings),
 }
 
-/// How page properties are laid out in the front matter (FRONT_MATTER).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum FrontMatterStyle {
-    /// Properties nested under `properties:` (the default: no key can clash with the tool's own).
-    #[default]
-    Nested,
-    /// Properties as top-level keys (Obsidian's Properties view, Dataview); a key that clashes
-    /// with one the tool writes gets a prefix.
-    Flat,
-}
+/// How page properties are laid out in the front matter (FRONT_MATTER); owned by the renderer.
+pub use crate::markdown::FrontMatterStyle;
 
 /// One `DB<n>_*` triple.
 #[derive(Debug, Clone, PartialEq, Eq)]

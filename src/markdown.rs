@@ -5,8 +5,10 @@
 //! never sees a signed URL and the same Notion content always gives byte-identical output.
 //!
 //! Layout: [`front_matter`] writes the YAML block (page metadata, every property), [`inline`]
-//! turns rich text into escaped inline Markdown, `blocks` renders the block tree. This module must
-//! not read files, the clock or the network, and must not write any URL it was not handed
+//! turns rich text into escaped inline Markdown, `blocks` renders the block tree, [`safe`] keeps
+//! control characters out of every file and decides which URLs may be links and how link
+//! destinations are encoded, [`database`] writes a database folder's index and CSV. This module
+//! must not read files, the clock or the network, and must not write any URL it was not handed
 //! (signed Notion file URLs in particular).
 
 use std::cell::RefCell;
@@ -21,8 +23,9 @@ pub mod database;
 pub mod front_matter;
 pub mod inline;
 pub mod page_json;
+pub mod safe;
 
-pub use front_matter::{property_to_plain, property_to_plain_named, yaml_str};
+pub use front_matter::{property_to_plain, property_to_plain_named, yaml_str, FrontMatterStyle};
 pub use inline::{rich_text_to_html, rich_text_to_markdown, rich_text_to_plain};
 
 /// Identifies one file reference of a page, so the media step can tell the renderer where the
@@ -97,9 +100,14 @@ pub struct RenderContext<'a> {
     /// Normalized page id -> title, for relation values.
     pub titles: Option<&'a HashMap<String, String>>,
     /// Collects the normalized id of every page or database the output refers to (mention,
-    /// `link_to_page`, relation, child page/database) that `links` did not resolve, so the engine
-    /// can render the page again once the target's backup is known.
+    /// `link_to_page`, relation, child page/database, a text link to a Notion page) that `links`
+    /// did not resolve, so the engine can render the page again once the target's backup is known.
     pub unresolved: Option<&'a RefCell<BTreeSet<String>>>,
+    /// Property names in the database's own (schema) order, for the front matter, the CSV columns
+    /// and the README table. Properties it does not name follow by name; without it, name order.
+    pub property_order: Option<&'a [String]>,
+    /// Layout of the properties in the front matter (`FRONT_MATTER`).
+    pub front_matter: FrontMatterStyle,
 }
 
 impl<'a> RenderContext<'a> {
@@ -138,6 +146,7 @@ impl<'a> RenderContext<'a> {
 
 /// Render `index.md` for `page` with its block tree `blocks` (children already attached):
 /// front matter, `# <title>` (the only level-1 heading), then the body.
+/// No control character reaches the file (see [`safe`]).
 pub fn render_page(page: &Page, blocks: &[Block], ctx: &RenderContext) -> String {
     let mut out = front_matter::front_matter(page, ctx);
     let title_rt: &[RichText] = page
@@ -150,7 +159,7 @@ pub fn render_page(page: &Page, blocks: &[Block], ctx: &RenderContext) -> String
         .unwrap_or(&[]);
     let title = inline::render(title_rt, ctx, inline::Mode::Line);
     out.push_str("\n# ");
-    out.push_str(if title.is_empty() { "Untitled" } else { &title });
+    out.push_str(if title.is_empty() { inline::UNTITLED } else { &title });
     out.push('\n');
 
     let mut r = blocks::Renderer::new(ctx, None);
@@ -158,7 +167,7 @@ pub fn render_page(page: &Page, blocks: &[Block], ctx: &RenderContext) -> String
     if r.has_toc {
         // Second pass now that every heading (and so every anchor) is known.
         let title_plain = rich_text_to_plain(title_rt, ctx);
-        let toc = blocks::toc(if title.is_empty() { "Untitled" } else { &title_plain }, &r.headings);
+        let toc = blocks::toc(if title.is_empty() { inline::UNTITLED } else { &title_plain }, &r.headings);
         body = blocks::Renderer::new(ctx, Some(toc)).seq(blocks).text;
     }
     if !body.is_empty() {
@@ -166,7 +175,7 @@ pub fn render_page(page: &Page, blocks: &[Block], ctx: &RenderContext) -> String
         out.push_str(&body);
         out.push('\n');
     }
-    out
+    safe::clean_document(out)
 }
 
 #[cfg(test)]

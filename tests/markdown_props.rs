@@ -1,9 +1,10 @@
 //! Property tests: random block trees (known and unknown types, random nesting) with random text
 //! (any Unicode, control characters, Markdown metacharacters) never make the renderer panic, and
-//! the output always keeps its shape: valid YAML front matter with the exact title, one level-1
-//! heading, every unknown block visible, no signed URL, byte-identical on a second run.
+//! the output always keeps its shape: valid YAML front matter with the exact title (control
+//! characters removed), one level-1 heading, every unknown block visible, no signed URL, no control
+//! character, no link with a scheme other than http(s)/mailto/tel, byte-identical on a second run.
 
-use notion_git_backup::markdown::{render_page, RenderContext};
+use notion_git_backup::markdown::{render_page, safe, RenderContext};
 use notion_git_backup::notion::model::{Block, Page};
 use proptest::prelude::*;
 use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag};
@@ -205,8 +206,10 @@ proptest! {
         let docs = YamlLoader::load_from_str(&rest[..end]);
         prop_assert!(docs.is_ok(), "YAML error {:?} in\n{}", docs.err(), &rest[..end]);
         let docs = docs.unwrap();
-        let title = page.title();
+        let title = safe::clean_value(&page.title()).into_owned();
         prop_assert_eq!(docs[0]["title"].as_str(), Some(title.as_str()));
+        let bad: Vec<char> = out.chars().filter(|c| c.is_control() && !matches!(c, '\n' | '\t')).collect();
+        prop_assert!(bad.is_empty(), "control characters {:?} in\n{}", bad, out);
         prop_assert!(docs[0]["properties"].as_hash().is_some());
 
         // Body: the title is the one and only level-1 heading, and comes first.
@@ -220,6 +223,10 @@ proptest! {
                 Event::Start(Tag::Heading { level, .. }) => {
                     first_block.get_or_insert("heading");
                     if level == HeadingLevel::H1 { h1 += 1; }
+                }
+                Event::Start(Tag::Link { dest_url, .. }) => {
+                    first_block.get_or_insert("other");
+                    prop_assert!(safe::is_safe_url(&dest_url), "unsafe link {}", dest_url);
                 }
                 Event::Start(_) => { first_block.get_or_insert("other"); }
                 Event::Html(h) => html.push_str(&h),

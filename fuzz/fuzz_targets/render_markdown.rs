@@ -3,12 +3,13 @@
 //! Input: JSON `{"page": <page object>, "blocks": [<block>, ...]}` where each block may carry
 //! its subtree under `"children"` (as the block-tree fetch attaches it). Anything that does not
 //! deserialize is skipped (the API client rejects it before rendering). Checked: no panic, the
-//! output is deterministic, starts with a front matter block that parses as YAML with the page's
-//! exact title, and is followed by the `# <title>` heading.
+//! output is deterministic, holds no control character, starts with a front matter block that
+//! parses as YAML with the page's title (control characters removed), and is followed by the
+//! `# <title>` heading.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use notion_git_backup::markdown::{render_page, RenderContext};
+use notion_git_backup::markdown::{render_page, safe::clean_value, RenderContext};
 use notion_git_backup::notion::model::{Block, Page};
 use serde_json::Value;
 use yaml_rust2::YamlLoader;
@@ -35,12 +36,14 @@ fuzz_target!(|data: &[u8]| {
     let ctx = RenderContext::default();
     let out = render_page(&page, &blocks, &ctx);
     assert_eq!(out, render_page(&page, &blocks, &ctx), "rendering is not deterministic");
+    assert!(!out.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\t')), "a control character reached index.md");
 
     let rest = out.strip_prefix("---\n").expect("index.md starts with front matter");
     let end = rest.find("\n---\n").expect("front matter is closed");
     let docs = YamlLoader::load_from_str(&rest[..end])
         .unwrap_or_else(|e| panic!("front matter is not YAML ({e}):\n{}", &rest[..end]));
-    assert_eq!(docs[0]["title"].as_str(), Some(page.title().as_str()), "title does not round-trip");
+    let title = clean_value(&page.title()).into_owned();
+    assert_eq!(docs[0]["title"].as_str(), Some(title.as_str()), "title does not round-trip");
     let body = &rest[end + 5..];
     assert!(body.starts_with("\n# "), "the title heading follows the front matter");
 });

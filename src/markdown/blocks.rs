@@ -2,18 +2,28 @@
 //! callouts, code, tables, media, links and the containers (columns, synced blocks, tabs).
 //!
 //! Every block type produces visible output or an HTML comment naming it: nothing is dropped
-//! silently. Nesting is done by rendering children to text and prefixing their lines (list
-//! indentation, `> ` for quotes), so any depth works. Pure: no I/O.
+//! silently, and a block of a type this build does not know keeps the text of every rich-text
+//! field it carries. Nesting is done by rendering children to text and prefixing their lines
+//! (list indentation, `> ` for quotes), so any depth works.
+//!
+//! Only HTML that both GitHub's and Gitea's sanitizers keep is written: `<details>`/`<summary>`
+//! (a toggleable heading is the `<hN>` inside its `<summary>`), `<figure>`/`<figcaption>` for a
+//! captioned image, `<mark>` for background colours, `<ins>`, `<strong>`. Callouts whose icon or
+//! colour means one become GitHub/Gitea alerts (`> [!NOTE]`). Pure: no I/O.
 
 use std::collections::HashSet;
 
+use serde_json::Value;
+
 use super::front_matter::{file_target, FileTarget};
 use super::inline::{
-    escape_html, escape_text, link_dest, notion_url, render, rich_text_to_html, rich_text_to_plain, Mode,
+    escape_html, escape_text, is_background, link_text, notion_url, render, rich_text_to_html, rich_text_to_plain,
+    strong, Mode, Target, UNTITLED,
 };
+use super::safe::{clean_text, clean_url, url_dest};
 use super::{MediaKey, RenderContext};
 use crate::notion::model::{
-    plain_text, Block, BlockKind, Code, FileObject, Icon, LinkToPage, MediaBlock, RichText, Table, TableRow,
+    plain_text, Block, BlockKind, Callout, Code, FileObject, Icon, LinkToPage, MediaBlock, RichText, Table, TableRow,
 };
 
 /// Rendered text of one block or a run of blocks, with what its neighbours need to know.
@@ -57,12 +67,12 @@ fn list_format(b: &Block) -> &str {
     }
 }
 
-fn item_text(b: &Block) -> &[RichText] {
+fn item_text(b: &Block) -> (&[RichText], Option<&str>) {
     match &b.kind {
-        BlockKind::BulletedListItem(t) => &t.rich_text,
-        BlockKind::ToDo(t) => &t.rich_text,
-        BlockKind::NumberedListItem(t) => &t.rich_text,
-        _ => &[],
+        BlockKind::BulletedListItem(t) => (&t.rich_text, t.color.as_deref()),
+        BlockKind::ToDo(t) => (&t.rich_text, t.color.as_deref()),
+        BlockKind::NumberedListItem(t) => (&t.rich_text, t.color.as_deref()),
+        _ => (&[], None),
     }
 }
 
@@ -82,6 +92,64 @@ fn prefix_lines(s: &str, first: &str, rest: &str, empty: &str) -> String {
         }
     }
     o
+}
+
+/// Wrap inline Markdown of a block with a background colour in `<mark>`.
+fn marked(color: Option<&str>, md: String) -> String {
+    if md.is_empty() || !color.is_some_and(is_background) {
+        md
+    } else {
+        format!("<mark>{md}</mark>")
+    }
+}
+
+/// The GitHub/Gitea alert a callout stands for, from its icon (then `true`: the alert's own icon
+/// replaces it) or else its colour.
+fn alert_kind(c: &Callout) -> Option<(&'static str, bool)> {
+    if let Some(Icon::Emoji(e)) = &c.icon {
+        let e: String = e.chars().filter(|c| *c != '\u{fe0f}').collect();
+        let by_icon = match e.as_str() {
+            "ℹ" | "📝" | "🗒" | "📘" | "💬" => Some("NOTE"),
+            "💡" | "✅" | "✔" | "👍" => Some("TIP"),
+            "❗" | "❕" | "‼" | "📌" | "📢" | "⭐" => Some("IMPORTANT"),
+            "⚠" | "🚧" | "⚡" => Some("WARNING"),
+            "🚨" | "⛔" | "🛑" | "❌" | "🔥" | "🚫" | "☠" => Some("CAUTION"),
+            _ => None,
+        };
+        if let Some(k) = by_icon {
+            return Some((k, true));
+        }
+    }
+    let color = c.color.as_deref().unwrap_or("default");
+    let kind = match color.strip_suffix("_background").unwrap_or(color) {
+        "blue" => "NOTE",
+        "green" => "TIP",
+        "purple" => "IMPORTANT",
+        "yellow" | "orange" => "WARNING",
+        "red" => "CAUTION",
+        _ => return None,
+    };
+    Some((kind, false))
+}
+
+/// Every rich-text array in the payload of a block of unknown type, in the order the API wrote
+/// them (an array whose items all carry `plain_text` is rich text).
+fn rich_text_fields(v: &Value, out: &mut Vec<Vec<RichText>>) {
+    match v {
+        Value::Array(items) => {
+            let is_rich = !items.is_empty()
+                && items.iter().all(|i| i.get("plain_text").is_some_and(Value::is_string) && i.get("type").is_some());
+            if is_rich {
+                if let Ok(rt) = serde_json::from_value::<Vec<RichText>>(v.clone()) {
+                    out.push(rt);
+                    return;
+                }
+            }
+            items.iter().for_each(|i| rich_text_fields(i, out));
+        }
+        Value::Object(m) => m.values().for_each(|i| rich_text_fields(i, out)),
+        _ => {}
+    }
 }
 
 /// A safe HTML comment: `--` cannot appear inside one.
@@ -160,7 +228,7 @@ pub(crate) fn toc(title: &str, headings: &[(usize, String)]) -> String {
         prev_depth = Some(depth);
         let label = escape_text(text, Mode::Line);
         let label = if label.is_empty() { "Untitled".to_string() } else { label };
-        lines.push(format!("{}- [{label}]({})", "  ".repeat(depth), link_dest(&format!("#{slug}"))));
+        lines.push(format!("{}- [{label}]({})", "  ".repeat(depth), url_dest(&format!("#{slug}"))));
     }
     lines.join("\n")
 }
@@ -173,11 +241,21 @@ pub(crate) struct Renderer<'c, 'a> {
     pub has_toc: bool,
     /// The rendered table of contents (second pass only).
     toc: Option<String>,
+    /// How many list items and quotes the current block sits in (alerts only work outside).
+    nest: usize,
 }
 
 impl<'c, 'a> Renderer<'c, 'a> {
     pub fn new(ctx: &'c RenderContext<'a>, toc: Option<String>) -> Self {
-        Renderer { ctx, headings: Vec::new(), has_toc: false, toc }
+        Renderer { ctx, headings: Vec::new(), has_toc: false, toc, nest: 0 }
+    }
+
+    /// Render `blocks` as the content of a list item or quote.
+    fn nested(&mut self, blocks: &[Block]) -> Chunk {
+        self.nest += 1;
+        let c = self.seq(blocks);
+        self.nest -= 1;
+        c
     }
 
     fn md(&self, rt: &[RichText], mode: Mode) -> String {
@@ -257,12 +335,13 @@ impl<'c, 'a> Renderer<'c, 'a> {
             };
             let width = if kind == ListKind::Numbered { marker.len() } else { 2 };
             let pad = " ".repeat(width);
-            let mut text = self.md(item_text(item), Mode::Paragraph);
+            let (rt, color) = item_text(item);
+            let mut text = marked(color, self.md(rt, Mode::Paragraph));
             if text.is_empty() {
                 text = "&nbsp;".to_string();
             }
             let mut s = prefix_lines(&text, &marker, &pad, "");
-            let kids = self.seq(&item.children);
+            let kids = self.nested(&item.children);
             if !kids.text.is_empty() {
                 if kids.tight {
                     s.push('\n');
@@ -287,8 +366,9 @@ impl<'c, 'a> Renderer<'c, 'a> {
         }
         s.push_str(">\n");
         for item in items {
-            let text = self.md(item_text(item), Mode::Paragraph);
-            let kids = self.seq(&item.children);
+            let (rt, color) = item_text(item);
+            let text = marked(color, self.md(rt, Mode::Paragraph));
+            let kids = self.nested(&item.children);
             let body = Self::join([Chunk::plain(text), kids]).text;
             if body.is_empty() {
                 s.push_str("<li></li>\n");
@@ -311,37 +391,55 @@ impl<'c, 'a> Renderer<'c, 'a> {
         }
     }
 
-    fn quote(&mut self, head: String, children: &[Block]) -> String {
+    /// A blockquote of `head` and the children; `alert` (`NOTE`, `TIP`...) opens it with
+    /// `[!ALERT]` when the quote is not itself inside a list or quote and has content.
+    fn quote(&mut self, head: String, children: &[Block], alert: Option<&str>) -> String {
+        let top = self.nest == 0;
+        self.nest += 1;
         let body = self.with_children(head, children).text;
+        self.nest -= 1;
         if body.is_empty() {
             return ">".to_string();
         }
-        prefix_lines(&body, "> ", "> ", ">")
-    }
-
-    fn heading(&mut self, level: usize, rt: &[RichText], toggleable: bool, children: &[Block]) -> Chunk {
-        let text = self.md(rt, Mode::Line);
-        self.headings.push((level, rich_text_to_plain(rt, self.ctx)));
-        let hashes = "#".repeat(level);
-        let line = if text.is_empty() { hashes } else { format!("{hashes} {text}") };
-        if toggleable {
-            let summary = rich_text_to_html(rt, self.ctx);
-            let d = self.details(&summary, children);
-            Chunk::plain(format!("{line}\n\n{d}"))
-        } else {
-            self.with_children(line, children)
+        match alert.filter(|_| top) {
+            Some(kind) => format!("> [!{kind}]\n{}", prefix_lines(&body, "> ", "> ", ">")),
+            None => prefix_lines(&body, "> ", "> ", ">"),
         }
     }
 
+    fn heading(
+        &mut self,
+        level: usize,
+        rt: &[RichText],
+        color: Option<&str>,
+        toggleable: bool,
+        kids: &[Block],
+    ) -> Chunk {
+        self.headings.push((level, rich_text_to_plain(rt, self.ctx)));
+        if toggleable {
+            // Once, inside the summary: a toggle that is a heading.
+            let html = rich_text_to_html(rt, self.ctx);
+            let html = if color.is_some_and(is_background) && !html.is_empty() {
+                format!("<mark>{html}</mark>")
+            } else {
+                html
+            };
+            return Chunk::plain(self.details(&format!("<h{level}>{html}</h{level}>"), kids));
+        }
+        let text = marked(color, self.md(rt, Mode::Line));
+        let hashes = "#".repeat(level);
+        let line = if text.is_empty() { hashes } else { format!("{hashes} {text}") };
+        self.with_children(line, kids)
+    }
+
     fn icon_prefix(&self, icon: Option<&Icon>, block_id: &str) -> String {
+        let img = |t: Target| format!("<img src=\"{}\" alt=\"\" width=\"20\">", t.href());
         match icon {
-            Some(Icon::Emoji(e)) => e.clone(),
+            Some(Icon::Emoji(e)) => escape_text(e, Mode::Line),
             Some(Icon::File(f)) => match file_target(Some(&MediaKey::Block(block_id.to_string())), f, self.ctx) {
-                FileTarget::Local(lf) => format!("<img src=\"{}\" alt=\"\" width=\"20\">", escape_html(&lf.path)),
-                FileTarget::External(u) => {
-                    format!("<img src=\"{}\" alt=\"\" width=\"20\">", escape_html(u))
-                }
-                FileTarget::Missing => String::new(),
+                FileTarget::Local(lf) => img(Target::Path(lf.path.clone())),
+                FileTarget::External(u) if Target::Url(u.to_string()).is_safe() => img(Target::Url(u.to_string())),
+                FileTarget::External(_) | FileTarget::Missing => String::new(),
             },
             Some(Icon::CustomEmoji { name: Some(n), .. }) => escape_text(&format!(":{n}:"), Mode::Line),
             _ => String::new(),
@@ -349,7 +447,7 @@ impl<'c, 'a> Renderer<'c, 'a> {
     }
 
     fn code(&self, c: &Code) -> String {
-        let code = plain_text(&c.rich_text).replace("\r\n", "\n").replace('\r', "\n");
+        let code = clean_text(&plain_text(&c.rich_text)).replace("\r\n", "\n").replace('\r', "\n");
         let fence = "`".repeat((longest_backticks(&code) + 1).max(3));
         let lang: String = c
             .language
@@ -383,15 +481,20 @@ impl<'c, 'a> Renderer<'c, 'a> {
                 _ => None,
             })
             .collect();
-        self.table_rows(t.has_column_header, t.table_width as usize, &rows)
+        self.table_rows(t.has_column_header, t.has_row_header, t.table_width as usize, &rows)
     }
 
-    fn table_rows(&self, header: bool, width: usize, rows: &[&TableRow]) -> String {
+    /// A GFM table; with `row_header` the first cell of every body row is bold (as Notion shows
+    /// a row header).
+    fn table_rows(&self, header: bool, row_header: bool, width: usize, rows: &[&TableRow]) -> String {
         let width = rows.iter().map(|r| r.cells.len()).chain([width, 1]).max().unwrap_or(1);
-        let line = |cells: &[Vec<RichText>]| {
+        let line = |cells: &[Vec<RichText>], bold_first: bool| {
             let mut s = String::from("|");
             for i in 0..width {
-                let cell = cells.get(i).map(|c| self.md(c, Mode::TableCell)).unwrap_or_default();
+                let mut cell = cells.get(i).map(|c| self.md(c, Mode::TableCell)).unwrap_or_default();
+                if i == 0 && bold_first {
+                    cell = strong(&cell);
+                }
                 s.push(' ');
                 s.push_str(&cell);
                 s.push_str(" |");
@@ -400,63 +503,71 @@ impl<'c, 'a> Renderer<'c, 'a> {
         };
         let mut out = Vec::with_capacity(rows.len() + 2);
         let body = if header && !rows.is_empty() {
-            out.push(line(&rows[0].cells));
+            out.push(line(&rows[0].cells, false));
             &rows[1..]
         } else {
-            out.push(line(&[]));
+            out.push(line(&[], false));
             rows
         };
         out.push(format!("|{}", " --- |".repeat(width)));
         for r in body {
-            out.push(line(&r.cells));
+            out.push(line(&r.cells, row_header));
         }
         out.join("\n")
     }
 
-    fn link_line(&self, label: &str, url: &str) -> String {
-        let l = escape_text(label, Mode::Line);
-        let l = if l.is_empty() { escape_text(url, Mode::Line) } else { l };
-        format!("[{l}]({})", link_dest(url))
+    /// `[label](target)` on one line; an empty label shows the target, an unsafe target is code.
+    fn link_line(&self, label: &str, target: &Target) -> String {
+        link_text(label, target, Mode::Line)
     }
 
+    /// The title of page/database `id` (the titles map, else `fallback`, else [`UNTITLED`]),
+    /// linked to its backup when `links` knows it.
     fn page_ref(&self, id: &str, fallback_title: &str) -> String {
         let title = self.ctx.title(id).filter(|t| !t.trim().is_empty()).unwrap_or(fallback_title);
-        let title = if title.trim().is_empty() { "Untitled" } else { title };
+        let title = if title.trim().is_empty() { UNTITLED } else { title };
         match self.ctx.link(id) {
-            Some(l) => self.link_line(title, &l),
+            Some(l) => self.link_line(title, &Target::from_link(&l)),
             None => escape_text(title, Mode::Line),
         }
     }
 
+    /// An image (centred; a caption makes it a `<figure>` with the caption visible under it), or
+    /// a link to the file or video with its caption after it.
     fn media(&self, b: &Block, m: &MediaBlock, what: &str) -> String {
         let caption = rich_text_to_plain(&m.caption, self.ctx).trim().to_string();
         let caption_md = self.md(&m.caption, Mode::Paragraph);
-        let name = m.name.clone().filter(|n| !n.trim().is_empty());
+        let name = m.name.as_deref().map(|n| clean_text(n).trim().to_string()).filter(|n| !n.is_empty());
         let is_image = matches!(b.kind, BlockKind::Image(_));
+        let with_caption = |mut s: String| {
+            if !caption_md.is_empty() {
+                s.push_str(" — ");
+                s.push_str(&caption_md);
+            }
+            s
+        };
         match file_target(Some(&MediaKey::Block(b.id.clone())), &m.file, self.ctx) {
             FileTarget::Local(lf) if is_image => {
-                let p = escape_html(&lf.path);
+                let p = Target::Path(lf.path.clone()).href();
                 let width = match lf.width {
                     Some(w) if w > 300 => " width=\"300\"",
                     _ => "",
                 };
-                format!(
-                    "<p align=\"center\"><a href=\"{p}\"><img src=\"{p}\" alt=\"{}\"{width}></a></p>",
-                    escape_html(&caption)
-                )
+                let img = format!("<a href=\"{p}\"><img src=\"{p}\" alt=\"{}\"{width}></a>", escape_html(&caption));
+                let caption_html = rich_text_to_html(&m.caption, self.ctx);
+                if caption_html.is_empty() {
+                    format!("<p align=\"center\">{img}</p>")
+                } else {
+                    format!("<figure>\n{img}\n<figcaption>{caption_html}</figcaption>\n</figure>")
+                }
             }
             FileTarget::Local(lf) => {
                 let label = name.or_else(|| url_file_name(&lf.path)).unwrap_or_else(|| lf.path.clone());
-                let mut s = self.link_line(&label, &lf.path);
-                if !caption_md.is_empty() {
-                    s.push_str(" — ");
-                    s.push_str(&caption_md);
-                }
-                s
+                with_caption(self.link_line(&label, &Target::Path(lf.path.clone())))
             }
             FileTarget::External(url) => {
-                let label = if caption.is_empty() { name.unwrap_or_else(|| url.to_string()) } else { caption };
-                self.link_line(&label, url)
+                let label = name.unwrap_or_else(|| clean_url(url).into_owned());
+                with_caption(self.link_line(&label, &Target::Url(url.to_string())))
             }
             FileTarget::Missing => {
                 let file = name
@@ -466,15 +577,10 @@ impl<'c, 'a> Renderer<'c, 'a> {
                         _ => None,
                     })
                     .unwrap_or_else(|| "unnamed file".to_string());
-                let mut s = format!(
+                with_caption(format!(
                     "**Missing {what}:** {} (stored in Notion, not downloaded)",
                     escape_text(&file, Mode::Line)
-                );
-                if !caption_md.is_empty() {
-                    s.push_str(" — ");
-                    s.push_str(&caption_md);
-                }
-                s
+                ))
             }
         }
     }
@@ -484,33 +590,44 @@ impl<'c, 'a> Renderer<'c, 'a> {
         let kids = &b.children;
         let text = match &b.kind {
             B::Paragraph(t) => {
-                let head = self.md(&t.rich_text, Mode::Paragraph);
+                let head = marked(t.color.as_deref(), self.md(&t.rich_text, Mode::Paragraph));
                 return self.with_children(head, kids);
             }
-            B::Heading1(h) => return self.heading(2, &h.rich_text, h.is_toggleable, kids),
-            B::Heading2(h) => return self.heading(3, &h.rich_text, h.is_toggleable, kids),
-            B::Heading3(h) => return self.heading(4, &h.rich_text, h.is_toggleable, kids),
-            B::Heading4(h) => return self.heading(5, &h.rich_text, h.is_toggleable, kids),
+            B::Heading1(h) => return self.heading(2, &h.rich_text, h.color.as_deref(), h.is_toggleable, kids),
+            B::Heading2(h) => return self.heading(3, &h.rich_text, h.color.as_deref(), h.is_toggleable, kids),
+            B::Heading3(h) => return self.heading(4, &h.rich_text, h.color.as_deref(), h.is_toggleable, kids),
+            B::Heading4(h) => return self.heading(5, &h.rich_text, h.color.as_deref(), h.is_toggleable, kids),
             B::BulletedListItem(_) => return self.list(ListKind::Bullet, std::slice::from_ref(b)),
             B::ToDo(_) => return self.list(ListKind::Todo, std::slice::from_ref(b)),
             B::NumberedListItem(_) => return self.list(ListKind::Numbered, std::slice::from_ref(b)),
             B::Toggle(t) => {
                 let summary = rich_text_to_html(&t.rich_text, self.ctx);
+                let summary = if t.color.as_deref().is_some_and(is_background) && !summary.is_empty() {
+                    format!("<mark>{summary}</mark>")
+                } else {
+                    summary
+                };
                 self.details(&summary, kids)
             }
             B::Quote(t) => {
-                let head = self.md(&t.rich_text, Mode::Paragraph);
-                self.quote(head, kids)
+                let head = marked(t.color.as_deref(), self.md(&t.rich_text, Mode::Paragraph));
+                self.quote(head, kids, None)
             }
             B::Callout(c) => {
-                let icon = self.icon_prefix(c.icon.as_ref(), &b.id);
                 let text = self.md(&c.rich_text, Mode::Paragraph);
+                // An alert needs content; an empty callout stays a quote holding its icon.
+                let has_content = !text.is_empty() || !kids.is_empty();
+                let alert = alert_kind(c).filter(|_| self.nest == 0 && has_content);
+                let icon = match alert {
+                    Some((_, true)) => String::new(),
+                    _ => self.icon_prefix(c.icon.as_ref(), &b.id),
+                };
                 let head = match (icon.is_empty(), text.is_empty()) {
                     (true, _) => text,
                     (false, true) => icon,
                     (false, false) => format!("{icon} {text}"),
                 };
-                self.quote(head, kids)
+                self.quote(head, kids, alert.map(|a| a.0))
             }
             B::Code(c) => self.code(c),
             B::Equation { expression } => equation(expression),
@@ -526,14 +643,14 @@ impl<'c, 'a> Renderer<'c, 'a> {
                 };
             }
             B::Table(t) => self.table(t, kids),
-            B::TableRow(r) => self.table_rows(false, r.cells.len(), &[r]),
+            B::TableRow(r) => self.table_rows(false, false, r.cells.len(), &[r]),
             B::ColumnList | B::Column { .. } | B::SyncedBlock { .. } => return self.seq(kids),
             B::Tab => {
                 let mut chunks = Vec::new();
                 for item in kids {
                     match &item.kind {
                         B::Paragraph(t) => {
-                            chunks.push(self.heading(4, &t.rich_text, false, &[]));
+                            chunks.push(self.heading(4, &t.rich_text, t.color.as_deref(), false, &[]));
                             chunks.push(self.seq(&item.children));
                         }
                         _ => chunks.push(self.block(item)),
@@ -544,28 +661,33 @@ impl<'c, 'a> Renderer<'c, 'a> {
             B::ChildPage { title } | B::ChildDatabase { title } => self.page_ref(&b.id, title),
             B::LinkToPage(l) => match l {
                 LinkToPage::Page(id) | LinkToPage::Database(id) => {
-                    let title = self.ctx.title(id).filter(|t| !t.trim().is_empty());
-                    match (self.ctx.link(id), title) {
-                        (Some(link), t) => self.link_line(t.unwrap_or("Untitled"), &link),
-                        (None, t) => self.link_line(t.unwrap_or(&notion_url(id)), &notion_url(id)),
+                    // The page's title when Notion gave it, else one placeholder; never a URL.
+                    let title = self.ctx.title(id).filter(|t| !t.trim().is_empty()).unwrap_or(UNTITLED);
+                    match self.ctx.link(id) {
+                        Some(link) => self.link_line(title, &Target::from_link(&link)),
+                        None => self.link_line(title, &Target::Url(notion_url(id))),
                     }
                 }
                 LinkToPage::Comment(id) => comment(&format!("link to comment {id}")),
                 LinkToPage::Unknown(_) => comment("link_to_page with an unknown target"),
             },
-            B::LinkPreview { url } => self.link_line(url, url),
+            B::LinkPreview { url } => self.link_line(&clean_url(url), &Target::Url(url.clone())),
             B::Bookmark(l) | B::Embed(l) => {
-                let caption = rich_text_to_plain(&l.caption, self.ctx);
-                if l.url.is_empty() {
-                    let what = b.type_name();
-                    let c = escape_text(&caption, Mode::Paragraph);
-                    if c.is_empty() {
-                        comment(&format!("empty {what}"))
-                    } else {
-                        c
+                // The URL itself (a reader sees where it leads), then the caption.
+                let caption = self.md(&l.caption, Mode::Paragraph);
+                let url = clean_url(&l.url);
+                let mut s =
+                    if url.is_empty() { String::new() } else { self.link_line(&url, &Target::Url(url.to_string())) };
+                if !caption.is_empty() {
+                    if !s.is_empty() {
+                        s.push_str(" — ");
                     }
+                    s.push_str(&caption);
+                }
+                if s.is_empty() {
+                    comment(&format!("empty {}", b.type_name()))
                 } else {
-                    self.link_line(caption.trim(), &l.url)
+                    s
                 }
             }
             B::Image(m) => self.media(b, m, "image"),
@@ -589,9 +711,16 @@ impl<'c, 'a> Renderer<'c, 'a> {
             B::Unsupported { block_type } => {
                 comment(&format!("unsupported block: {}", block_type.as_deref().unwrap_or("unknown type")))
             }
-            B::Unknown { kind, .. } => {
-                let head = comment(&format!("unknown block type: {kind}"));
-                return self.with_children(head, kids);
+            B::Unknown { kind, raw } => {
+                // The comment names the type; every rich-text field it carries stays readable.
+                let mut chunks = vec![Chunk::plain(comment(&format!("unknown block type: {kind}")))];
+                let mut fields = Vec::new();
+                rich_text_fields(raw, &mut fields);
+                for rt in fields {
+                    chunks.push(Chunk::plain(self.md(&rt, Mode::Paragraph)));
+                }
+                chunks.push(self.seq(kids));
+                return Self::join(chunks);
             }
         };
         Chunk::plain(text)
@@ -601,7 +730,7 @@ impl<'c, 'a> Renderer<'c, 'a> {
 /// A display equation. Its lines are raw TeX, so a line that Markdown would read as block syntax
 /// (`=`/`-` setext underline, `#`, `>`, `1.`, `<div`...) is prefixed with `{}`, an empty TeX group.
 fn equation(expression: &str) -> String {
-    let lines: Vec<String> = expression
+    let lines: Vec<String> = clean_text(expression)
         .split(['\n', '\r'])
         .map(str::trim)
         .filter(|l| !l.is_empty())

@@ -1,21 +1,59 @@
 //! The YAML front matter of `index.md` (page metadata and every database property) and readable
 //! plain-text values of properties (for a CSV export).
 //!
-//! Every key and string value is written as a YAML double-quoted scalar with all non-printable
-//! characters escaped, so any Notion text parses back exactly. Key order is fixed: the page's own
-//! keys first, then `properties` in name order (a `BTreeMap`). Never writes a signed Notion URL.
+//! Every key and string value is written as a YAML double-quoted scalar: control characters are
+//! removed (see [`super::safe`]), everything else YAML does not allow raw is escaped, so any
+//! Notion text parses back as the text a reader sees. Values are data, not Markdown: rich text is
+//! its plain text, a date without end is one ISO string. Key order is fixed: the page's own keys
+//! first, then the properties in the database's own order (`RenderContext::property_order`;
+//! without it, or for properties it does not name, by name). [`FrontMatterStyle::Nested`] puts
+//! the properties under `properties:`; [`FrontMatterStyle::Flat`] writes them as top-level keys
+//! for Obsidian's Properties view and Dataview. Never writes a signed Notion URL.
+
+use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
-use super::inline::{escape_text, format_date, notion_url, rich_text_to_markdown, rich_text_to_plain, Mode};
+use super::inline::{escape_text, format_date, notion_url, readable_time, rich_text_to_plain, Mode, Target};
+use super::safe::clean_value;
 use super::{LocalFile, MediaKey, RenderContext};
 use crate::notion::model::{
     FileEntry, FileObject, FormulaValue, Icon, Page, PropertyKind, PropertyValue, RollupValue, User,
 };
 
-/// A YAML double-quoted scalar. Escapes `"`, `\` and everything YAML does not allow raw
-/// (control characters, DEL, C1 controls, BOM, U+FFFE/U+FFFF) and the Unicode line separators.
+/// How page properties are laid out in the front matter (`FRONT_MATTER`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FrontMatterStyle {
+    /// Properties nested under `properties:` (the default: no key can clash with the tool's own).
+    #[default]
+    Nested,
+    /// Properties as top-level keys (Obsidian's Properties view, Dataview); a key that clashes
+    /// with one the tool writes gets the prefix `property_`, and a multi-select named `Tags` (any
+    /// case) becomes `tags`.
+    Flat,
+}
+
+/// The keys the tool writes itself, which a property in [`FrontMatterStyle::Flat`] may not take
+/// (compared without case, as Obsidian does).
+pub const TOOL_KEYS: [&str; 11] = [
+    "title",
+    "notion_id",
+    "notion_url",
+    "created_time",
+    "last_edited_time",
+    "created_by",
+    "last_edited_by",
+    "icon",
+    "cover",
+    "database",
+    "tags",
+];
+
+/// A YAML double-quoted scalar of `s` with its control characters removed ([`clean_value`]).
+/// Escapes `"`, `\\`, newlines, tabs and what YAML does not allow raw (BOM, U+FFFE/U+FFFF) and
+/// the Unicode line separators.
 pub fn yaml_str(s: &str) -> String {
+    let s = clean_value(s);
     let mut o = String::with_capacity(s.len() + 2);
     o.push('"');
     for c in s.chars() {
@@ -65,9 +103,11 @@ pub(crate) fn user_name(u: &User, ctx: &RenderContext) -> String {
     ctx.user(&u.id).map(str::to_string).unwrap_or_else(|| u.label().to_string())
 }
 
+/// A date as data: one ISO string when it has no end, else `{start, end, time_zone}`.
 fn date_yaml(d: Option<&crate::notion::model::DateValue>) -> String {
     match d {
         None => "null".into(),
+        Some(d) if d.end.as_deref().is_none_or(|e| e.trim().is_empty()) => yaml_str(&d.start),
         Some(d) => {
             let mut parts = vec![format!("\"start\": {}", yaml_str(&d.start))];
             if let Some(e) = &d.end {
@@ -99,22 +139,71 @@ pub(crate) enum FileTarget<'c> {
     Missing,
 }
 
-fn file_entry_text(name: Option<&str>, i: usize, f: &FileEntry, ctx: &RenderContext) -> String {
+/// Where entry `i` of the `files` property `name` is: `prefix` + its path when `media` holds it;
+/// an external file's URL; `(not backed up) <name>` for a Notion-hosted file that `media` lacks;
+/// without `media` (not known), the file's name.
+pub(crate) fn file_entry_text(
+    name: Option<&str>,
+    i: usize,
+    f: &FileEntry,
+    media: Option<&HashMap<MediaKey, LocalFile>>,
+    prefix: &str,
+) -> String {
     let key = name.map(|n| MediaKey::Property { name: n.to_string(), index: i });
-    match file_target(key.as_ref(), &f.file, ctx) {
-        FileTarget::Local(lf) => lf.path.clone(),
-        FileTarget::External(u) => u.to_string(),
-        FileTarget::Missing => format!("(not backed up) {}", f.name),
+    if let Some(lf) = key.as_ref().and_then(|k| media?.get(k)) {
+        return format!("{prefix}{}", lf.path);
+    }
+    match (&f.file, media) {
+        (FileObject::External { url }, _) => url.clone(),
+        (_, Some(_)) => format!("(not backed up) {}", f.name),
+        (_, None) => f.name.clone(),
     }
 }
 
 fn relation_text(id: &str, ctx: &RenderContext) -> String {
     match (ctx.title(id).filter(|t| !t.is_empty()), ctx.link(id)) {
-        (Some(t), Some(l)) => format!("[{}]({})", escape_text(t, Mode::Line), super::inline::link_dest(&l)),
+        (Some(t), Some(l)) => format!("[{}]({})", escape_text(t, Mode::Line), Target::from_link(&l).dest()),
         (Some(t), None) => t.to_string(),
-        (None, Some(l)) => format!("[{}]({})", id, super::inline::link_dest(&l)),
+        (None, Some(l)) => format!("[{}]({})", id, Target::from_link(&l).dest()),
         (None, None) => id.to_string(),
     }
+}
+
+/// The page's properties in the database's order ([`RenderContext::property_order`]), then
+/// those it does not name, by name.
+pub(crate) fn ordered<'p>(page: &'p Page, ctx: &RenderContext) -> Vec<(&'p String, &'p PropertyValue)> {
+    let Some(order) = ctx.property_order else {
+        return page.properties.iter().collect();
+    };
+    let mut out: Vec<(&String, &PropertyValue)> = Vec::with_capacity(page.properties.len());
+    for name in order {
+        if let Some((k, v)) = page.properties.iter().find(|(k, _)| *k == name) {
+            if !out.iter().any(|(o, _)| *o == k) {
+                out.push((k, v));
+            }
+        }
+    }
+    for (k, v) in page.properties.iter() {
+        if !out.iter().any(|(o, _)| *o == k) {
+            out.push((k, v));
+        }
+    }
+    out
+}
+
+/// Names in `names` ordered as [`ordered`] orders properties.
+pub(crate) fn order_names(mut names: Vec<String>, ctx: &RenderContext) -> Vec<String> {
+    names.sort();
+    let Some(order) = ctx.property_order else { return names };
+    let mut out: Vec<String> = order.iter().filter(|o| names.contains(o)).cloned().collect();
+    out.dedup();
+    let mut seen: HashSet<String> = out.iter().cloned().collect();
+    for n in names {
+        if seen.insert(n.clone()) {
+            out.push(n);
+        }
+    }
+    out
 }
 
 fn unique_id(prefix: &Option<String>, number: &Option<serde_json::Number>) -> Option<String> {
@@ -131,14 +220,15 @@ fn property_yaml(name: Option<&str>, kind: &PropertyKind, ctx: &RenderContext) -
     use PropertyKind as K;
     let num = |n: &Option<serde_json::Number>| n.as_ref().map(|n| n.to_string()).unwrap_or_else(|| "null".into());
     Some(match kind {
-        K::Title(rt) => yaml_str(&rich_text_to_plain(rt, ctx)),
-        K::RichText(rt) => yaml_str(&rich_text_to_markdown(rt, ctx)),
+        K::Title(rt) | K::RichText(rt) => yaml_str(&rich_text_to_plain(rt, ctx)),
         K::Number(n) => num(n),
         K::Select(o) | K::Status(o) => o.as_ref().map(|o| yaml_str(&o.name)).unwrap_or_else(|| "null".into()),
         K::MultiSelect(v) => yaml_list(v.iter().map(|o| yaml_str(&o.name))),
         K::Date(d) => date_yaml(d.as_deref()),
         K::People(v) => yaml_list(v.iter().map(|u| yaml_str(&user_name(u, ctx)))),
-        K::Files(v) => yaml_list(v.iter().enumerate().map(|(i, f)| yaml_str(&file_entry_text(name, i, f, ctx)))),
+        K::Files(v) => {
+            yaml_list(v.iter().enumerate().map(|(i, f)| yaml_str(&file_entry_text(name, i, f, ctx.media, ""))))
+        }
         K::Checkbox(b) => b.to_string(),
         K::Url(s) | K::Email(s) | K::PhoneNumber(s) => opt_str(s),
         K::Formula(f) => match &**f {
@@ -177,14 +267,16 @@ fn property_yaml(name: Option<&str>, kind: &PropertyKind, ctx: &RenderContext) -
     })
 }
 
-/// Readable text of a property value (a CSV cell): names instead of ids, `, ` between list items.
-/// Files show their external URL or name (use [`property_to_plain_named`] to resolve local paths).
+/// Readable text of a property value (a CSV cell): names instead of ids, readable dates, `, `
+/// between list items. Files show their external URL or name (use [`property_to_plain_named`]
+/// to resolve local paths).
 pub fn property_to_plain(kind: &PropertyKind, ctx: &RenderContext) -> String {
     plain(None, kind, ctx)
 }
 
-/// Like [`property_to_plain`], resolving `files` entries to their local paths through
-/// `MediaKey::Property { name, index }`.
+/// Like [`property_to_plain`], resolving `files` entries through `ctx.media`
+/// (`MediaKey::Property { name, index }`): the local path, or `(not backed up) <name>` for a
+/// Notion-hosted file the map lacks (without a map: the name).
 pub fn property_to_plain_named(name: &str, kind: &PropertyKind, ctx: &RenderContext) -> String {
     plain(Some(name), kind, ctx)
 }
@@ -209,11 +301,8 @@ fn plain(name: Option<&str>, kind: &PropertyKind, ctx: &RenderContext) -> String
             .iter()
             .enumerate()
             .map(|(i, f)| match name {
-                Some(_) => file_entry_text(name, i, f, ctx),
-                None => match &f.file {
-                    FileObject::External { url } => url.clone(),
-                    _ => f.name.clone(),
-                },
+                Some(_) => file_entry_text(name, i, f, ctx.media, ""),
+                None => file_entry_text(None, i, f, None, ""),
             })
             .collect::<Vec<_>>()
             .join(", "),
@@ -229,7 +318,11 @@ fn plain(name: Option<&str>, kind: &PropertyKind, ctx: &RenderContext) -> String
         },
         K::Relation { ids, .. } => ids
             .iter()
-            .map(|id| ctx.title(id).filter(|t| !t.is_empty()).unwrap_or(id).to_string())
+            .map(|id| {
+                // Noted in `unresolved` like every reference, though the text shows only the title.
+                let _ = ctx.link(id);
+                ctx.title(id).filter(|t| !t.is_empty()).unwrap_or(id).to_string()
+            })
             .collect::<Vec<_>>()
             .join(", "),
         K::Rollup { value, .. } => match &**value {
@@ -241,7 +334,7 @@ fn plain(name: Option<&str>, kind: &PropertyKind, ctx: &RenderContext) -> String
             RollupValue::Unsupported | RollupValue::Incomplete => String::new(),
             RollupValue::Unknown { raw: r, .. } => raw(r),
         },
-        K::CreatedTime(t) | K::LastEditedTime(t) => t.clone(),
+        K::CreatedTime(t) | K::LastEditedTime(t) => readable_time(t, false),
         K::CreatedBy(u) | K::LastEditedBy(u) => user_name(u, ctx),
         K::UniqueId { prefix, number } => unique_id(prefix, number).unwrap_or_default(),
         K::Verification(v) => match v {
@@ -254,7 +347,7 @@ fn plain(name: Option<&str>, kind: &PropertyKind, ctx: &RenderContext) -> String
     }
 }
 
-fn icon_value(icon: &Icon, ctx: &RenderContext) -> Option<String> {
+pub(crate) fn icon_value(icon: &Icon, ctx: &RenderContext) -> Option<String> {
     match icon {
         Icon::Emoji(e) => Some(e.clone()),
         Icon::File(f) => match file_target(Some(&MediaKey::Icon), f, ctx) {
@@ -266,6 +359,30 @@ fn icon_value(icon: &Icon, ctx: &RenderContext) -> Option<String> {
         Icon::Named { name, .. } => Some(name.clone()),
         Icon::Unknown { .. } => None,
     }
+}
+
+/// `tags` for Obsidian: the values of a multi-select, each trimmed, without a leading `#`, with
+/// runs of whitespace as `-` (a tag cannot hold a space).
+fn obsidian_tags(v: &[crate::notion::model::SelectOption]) -> String {
+    let mut seen = HashSet::new();
+    let tags = v.iter().filter_map(|o| {
+        let t = clean_value(&o.name);
+        let t = t.trim().trim_start_matches('#');
+        let t = t.split_whitespace().collect::<Vec<_>>().join("-");
+        (!t.is_empty() && seen.insert(t.clone())).then(|| yaml_str(&t))
+    });
+    yaml_list(tags.collect::<Vec<_>>())
+}
+
+/// The key of property `name` in [`FrontMatterStyle::Flat`]: its name, with `property_` in front
+/// (as often as needed) when a key the tool writes or an earlier property has it, ignoring case.
+fn flat_key(name: &str, used: &mut HashSet<String>) -> String {
+    let mut key = name.to_string();
+    while TOOL_KEYS.iter().any(|k| k.eq_ignore_ascii_case(&key)) || used.contains(&key.to_lowercase()) {
+        key = format!("property_{key}");
+    }
+    used.insert(key.to_lowercase());
+    key
 }
 
 /// The front matter block, from the opening `---` to the closing `---` line (newline-terminated).
@@ -302,21 +419,36 @@ pub fn front_matter(page: &Page, ctx: &RenderContext) -> String {
     if let Some(db) = ctx.database_title {
         kv("database", yaml_str(db));
     }
-    let props: Vec<(String, String)> = page
-        .properties
-        .iter()
-        .filter_map(|(name, p)| property_yaml(Some(name), &p.kind, ctx).map(|v| (name.clone(), v)))
+    let props: Vec<(&String, &PropertyValue, String)> = ordered(page, ctx)
+        .into_iter()
+        .filter_map(|(name, p)| property_yaml(Some(name), &p.kind, ctx).map(|v| (name, p, v)))
         .collect();
-    if props.is_empty() {
-        kv("properties", "{}".into());
-    } else {
-        y.push_str("properties:\n");
-        for (name, v) in props {
-            y.push_str("  ");
-            y.push_str(&yaml_str(&name));
-            y.push_str(": ");
-            y.push_str(&v);
-            y.push('\n');
+    match ctx.front_matter {
+        FrontMatterStyle::Nested if props.is_empty() => kv("properties", "{}".into()),
+        FrontMatterStyle::Nested => {
+            y.push_str("properties:\n");
+            for (name, _, v) in props {
+                y.push_str("  ");
+                y.push_str(&yaml_str(name));
+                y.push_str(": ");
+                y.push_str(&v);
+                y.push('\n');
+            }
+        }
+        FrontMatterStyle::Flat => {
+            let tags = props.iter().position(|(name, p, _)| {
+                name.eq_ignore_ascii_case("tags") && matches!(p.kind, PropertyKind::MultiSelect(_))
+            });
+            if let Some((_, PropertyValue { kind: PropertyKind::MultiSelect(v), .. }, _)) = tags.map(|i| &props[i]) {
+                kv("tags", obsidian_tags(v));
+            }
+            let mut used = HashSet::new();
+            for (i, (name, _, v)) in props.iter().enumerate() {
+                if Some(i) != tags {
+                    let key = flat_key(name, &mut used);
+                    kv(&yaml_str(&key), v.clone());
+                }
+            }
         }
     }
     y.push_str("---\n");

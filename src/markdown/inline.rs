@@ -2,12 +2,22 @@
 //!
 //! Owns escaping: every character of user text is emitted so that it renders as written, never as
 //! Markdown or HTML syntax. Annotations become `**`/`*`/`~~` only when CommonMark's flanking rules
-//! guarantee they parse; otherwise the same run is wrapped in `<strong>`/`<em>`/`<del>`. Colors are
-//! dropped (consistently). Pure: no I/O.
+//! guarantee they parse; otherwise the same run is wrapped in `<strong>`/`<em>`/`<del>`. Underline
+//! is `<ins>` (GitHub's sanitizer strips `<u>`), a background colour is `<mark>` (kept by GitHub's
+//! and Gitea's sanitizers alike), text colours are dropped. Inline equations use the
+//! `` $`…`$ `` form, which GitHub and Gitea both read whatever follows the closing `$`. Links go
+//! through [`super::safe`]: control characters never reach the output and a URL with another
+//! scheme than http(s)/mailto/tel is shown as code, never as a link. Pure: no I/O.
 
+use chrono::{DateTime, NaiveDateTime, Timelike};
+
+use super::safe::{self, clean_text, clean_url, is_safe_url};
 use crate::ids;
 use crate::markdown::RenderContext;
 use crate::notion::model::{DateValue, Mention, RichText, RichTextKind};
+
+/// The one label of a page or database whose title is not known (Notion's own word for it).
+pub const UNTITLED: &str = "Untitled";
 
 /// Where the inline text goes; decides how a newline inside a run is written.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -20,19 +30,77 @@ pub(crate) enum Mode {
     TableCell,
 }
 
-/// The annotations that change rendering (color is dropped on purpose).
+/// The annotations that change rendering (text colours are dropped on purpose; background
+/// colours are `highlight`).
 #[derive(Clone, Copy, PartialEq, Eq, Default, Debug)]
 struct Marks {
     bold: bool,
     italic: bool,
     strike: bool,
     underline: bool,
+    highlight: bool,
     code: bool,
 }
 
 impl Marks {
     fn any(self) -> bool {
-        self.bold || self.italic || self.strike || self.underline || self.code
+        self.bold || self.italic || self.strike || self.underline || self.highlight || self.code
+    }
+
+    /// Wrapped in an HTML element whatever the Markdown markers do (`<mark>`, `<ins>`).
+    fn tagged(self) -> bool {
+        self.underline || self.highlight
+    }
+}
+
+/// Where a link points: a URL as Notion gave it, or a path of the repository (from
+/// `RenderContext::links`), which is percent-encoded in the output.
+#[derive(Clone, PartialEq, Debug)]
+pub(crate) enum Target {
+    Url(String),
+    Path(String),
+}
+
+impl Target {
+    /// A target handed in by `RenderContext::link`: a URL when it has a scheme, else a path.
+    pub(crate) fn from_link(l: &str) -> Target {
+        if l.contains("://") {
+            Target::Url(l.to_string())
+        } else {
+            Target::Path(l.to_string())
+        }
+    }
+
+    /// Whether it may be a clickable link ([`safe::is_safe_url`]; paths are always ours).
+    pub(crate) fn is_safe(&self) -> bool {
+        match self {
+            Target::Url(u) => is_safe_url(u),
+            Target::Path(_) => true,
+        }
+    }
+
+    /// The Markdown link destination.
+    pub(crate) fn dest(&self) -> String {
+        match self {
+            Target::Url(u) => safe::url_dest(u),
+            Target::Path(p) => safe::path_dest(p),
+        }
+    }
+
+    /// The value of an HTML `href`/`src` attribute (escaped).
+    pub(crate) fn href(&self) -> String {
+        match self {
+            Target::Url(u) => escape_html(&clean_url(u)),
+            Target::Path(p) => escape_html(&safe::path_dest(p)),
+        }
+    }
+
+    /// The text a reader sees when the target is shown instead of linked.
+    pub(crate) fn text(&self) -> String {
+        match self {
+            Target::Url(u) => clean_url(u).into_owned(),
+            Target::Path(p) => p.clone(),
+        }
     }
 }
 
@@ -46,7 +114,7 @@ enum Content {
 #[derive(Clone, Debug)]
 struct Atom {
     marks: Marks,
-    link: Option<String>,
+    link: Option<Target>,
     content: Content,
 }
 
@@ -55,56 +123,121 @@ pub fn notion_url(id: &str) -> String {
     format!("https://www.notion.so/{}", ids::normalize(id))
 }
 
-/// `start`, `start → end`, with ` (time zone)` when given.
-pub fn format_date(d: &DateValue) -> String {
-    let mut s = d.start.clone();
-    if let Some(end) = d.end.as_deref().filter(|e| !e.is_empty()) {
-        s.push_str(" → ");
-        s.push_str(end);
+/// A readable date or time for text (mentions, README tables, CSV cells): `2024-05-01` stays,
+/// `2024-05-01T10:00:00.000+00:00` is `2024-05-01 10:00`, another offset is added
+/// (`2024-05-01 10:00 +02:00`) unless `zone_named` (a time zone name follows); seconds only when
+/// they are not zero. Text that is not a date is returned as it is.
+pub fn readable_time(iso: &str, zone_named: bool) -> String {
+    let iso = iso.trim();
+    let clock = |t: &dyn Fn(&str) -> String, secs: u32| {
+        if secs == 0 {
+            t("%Y-%m-%d %H:%M")
+        } else {
+            t("%Y-%m-%d %H:%M:%S")
+        }
+    };
+    if let Ok(dt) = DateTime::parse_from_rfc3339(iso) {
+        let mut s = clock(&|f| dt.format(f).to_string(), dt.second());
+        if dt.offset().local_minus_utc() != 0 && !zone_named {
+            s.push(' ');
+            s.push_str(&dt.format("%:z").to_string());
+        }
+        return s;
     }
-    if let Some(tz) = d.time_zone.as_deref().filter(|t| !t.is_empty()) {
+    if let Ok(dt) = NaiveDateTime::parse_from_str(iso, "%Y-%m-%dT%H:%M:%S%.f") {
+        return clock(&|f| dt.format(f).to_string(), dt.second());
+    }
+    clean_text(iso).into_owned()
+}
+
+/// `start`, `start → end`, readable ([`readable_time`]), with ` (time zone)` when given.
+pub fn format_date(d: &DateValue) -> String {
+    let tz = d.time_zone.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    let mut s = readable_time(&d.start, tz.is_some());
+    if let Some(end) = d.end.as_deref().filter(|e| !e.trim().is_empty()) {
+        s.push_str(" → ");
+        s.push_str(&readable_time(end, tz.is_some()));
+    }
+    if let Some(tz) = tz {
         s.push_str(" (");
-        s.push_str(tz);
+        s.push_str(&clean_text(tz));
         s.push(')');
     }
     s
 }
 
 /// Target of a page/database reference: the backup's relative link when known, else Notion's URL.
-fn page_link(id: &str, ctx: &RenderContext) -> String {
-    ctx.link(id).map(|l| l.into_owned()).unwrap_or_else(|| notion_url(id))
+fn page_link(id: &str, ctx: &RenderContext) -> Target {
+    match ctx.link(id) {
+        Some(l) => Target::from_link(&l),
+        None => Target::Url(notion_url(id)),
+    }
+}
+
+/// The page id at the end of a Notion link path (`Title-<32 hex>`, a dashed UUID), if any.
+fn trailing_id(path: &str) -> Option<String> {
+    let last = path.split(['#', '?']).next().unwrap_or("").trim_end_matches('/').rsplit('/').next()?;
+    let compact = ids::normalize(last);
+    if compact.len() < 32 || !compact.is_char_boundary(compact.len() - 32) {
+        return None;
+    }
+    let tail = &compact[compact.len() - 32..];
+    tail.bytes().all(|b| b.is_ascii_hexdigit()).then(|| tail.to_string())
+}
+
+/// Whether `url` is a page link on Notion's own sites (`www.notion.so`, `<workspace>.notion.site`).
+fn notion_page_path(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"))?;
+    let (host, path) = rest.split_once('/')?;
+    let host = host.to_ascii_lowercase();
+    let ours = host == "notion.so" || host == "www.notion.so" || host.ends_with(".notion.site");
+    ours.then_some(path)
 }
 
 /// A text link as Notion stores it. Links to other Notion pages come as `/<id>` (sometimes with a
-/// `#block` fragment): point them at the backup when it is known, else at notion.so.
-fn resolve_href(url: &str, ctx: &RenderContext) -> String {
-    if let Some(path) = url.strip_prefix('/') {
-        let id_part = path.split(['#', '?']).next().unwrap_or("");
-        let compact = ids::normalize(id_part);
-        if compact.len() >= 32 && compact.is_char_boundary(compact.len() - 32) {
-            let tail = &compact[compact.len() - 32..];
-            if tail.bytes().all(|b| b.is_ascii_hexdigit()) {
-                if let Some(l) = ctx.link(tail) {
-                    return l.to_string();
-                }
+/// `#block` fragment) or as a pasted `https://www.notion.so/...-<id>` link: point them at the
+/// backup when it is known, else at Notion.
+fn resolve_href(url: &str, ctx: &RenderContext) -> Target {
+    let url = clean_url(url);
+    if let Some(path) = url.strip_prefix('/').filter(|p| !p.starts_with('/')) {
+        if let Some(id) = trailing_id(path) {
+            if let Some(l) = ctx.link(&id) {
+                return Target::from_link(&l);
             }
         }
-        return format!("https://www.notion.so{url}");
+        return Target::Url(format!("https://www.notion.so{url}"));
     }
-    url.to_string()
+    if let Some(id) = notion_page_path(&url).and_then(trailing_id) {
+        if let Some(l) = ctx.link(&id) {
+            return Target::from_link(&l);
+        }
+    }
+    Target::Url(url.into_owned())
+}
+
+/// Whether a Notion colour name is a background colour (`yellow_background`).
+pub(crate) fn is_background(color: &str) -> bool {
+    color.ends_with("_background")
 }
 
 fn marks_of(r: &RichText) -> Marks {
     let a = &r.annotations;
-    Marks { bold: a.bold, italic: a.italic, strike: a.strikethrough, underline: a.underline, code: a.code }
+    Marks {
+        bold: a.bold,
+        italic: a.italic,
+        strike: a.strikethrough,
+        underline: a.underline,
+        highlight: is_background(&a.color),
+        code: a.code,
+    }
 }
 
-fn mention_atom(m: &Mention, r: &RichText, ctx: &RenderContext) -> (String, Option<String>) {
+fn mention_atom(m: &Mention, r: &RichText, ctx: &RenderContext) -> (String, Option<Target>) {
     let plain = || r.plain_text.clone();
     let titled = |id: &str| {
-        let t = ctx.title(id).map(str::to_string).filter(|t| !t.is_empty());
+        let t = ctx.title(id).map(str::to_string).filter(|t| !t.trim().is_empty());
         let t = t.or_else(|| Some(r.plain_text.clone()).filter(|t| !t.trim().is_empty()));
-        (t.unwrap_or_else(|| "Untitled".to_string()), Some(page_link(id, ctx)))
+        (t.unwrap_or_else(|| UNTITLED.to_string()), Some(page_link(id, ctx)))
     };
     match m {
         Mention::User(u) => {
@@ -118,10 +251,13 @@ fn mention_atom(m: &Mention, r: &RichText, ctx: &RenderContext) -> (String, Opti
         }
         Mention::Page { id } | Mention::Database { id } | Mention::DataSource { id } => titled(id),
         Mention::Date(d) => (format_date(d), None),
-        Mention::LinkPreview { url } => (url.clone(), Some(url.clone())),
-        Mention::LinkMention { href, title } => {
-            (title.clone().filter(|t| !t.is_empty()).unwrap_or_else(|| href.clone()), Some(href.clone()))
+        Mention::LinkPreview { url } => {
+            (url.clone(), Some(url).filter(|u| !u.is_empty()).map(|u| resolve_href(u, ctx)))
         }
+        Mention::LinkMention { href, title } => (
+            title.clone().filter(|t| !t.is_empty()).unwrap_or_else(|| href.clone()),
+            Some(href).filter(|u| !u.is_empty()).map(|u| resolve_href(u, ctx)),
+        ),
         Mention::TemplateMention { value } => {
             if r.plain_text.is_empty() {
                 (format!("@{value}"), None)
@@ -144,14 +280,15 @@ fn atoms(rt: &[RichText], ctx: &RenderContext) -> Vec<Atom> {
         let (content, link) = match &r.kind {
             RichTextKind::Text { content, link } => {
                 let href = link.as_ref().map(|l| l.url.as_str()).or(r.href.as_deref());
-                (Content::Text(content.clone()), href.filter(|h| !h.is_empty()).map(|h| resolve_href(h, ctx)))
+                let href = href.filter(|h| !clean_url(h).is_empty()).map(|h| resolve_href(h, ctx));
+                (Content::Text(clean_text(content).into_owned()), href)
             }
-            RichTextKind::Equation { expression } => (Content::Equation(expression.clone()), None),
+            RichTextKind::Equation { expression } => (Content::Equation(clean_text(expression).into_owned()), None),
             RichTextKind::Mention(m) => {
                 let (label, link) = mention_atom(m, r, ctx);
-                (Content::Text(label), link)
+                (Content::Text(clean_text(&label).into_owned()), link)
             }
-            RichTextKind::Unknown { .. } => (Content::Text(r.plain_text.clone()), None),
+            RichTextKind::Unknown { .. } => (Content::Text(clean_text(&r.plain_text).into_owned()), None),
         };
         // Merge with the previous run when nothing but the text differs.
         if let (Some(prev), Content::Text(t)) = (out.last_mut(), &content) {
@@ -272,8 +409,10 @@ impl Emitter {
         }
     }
 
-    /// Escape plain text so that it renders exactly as written.
+    /// Escape plain text so that it renders exactly as written (control characters dropped).
     fn push_text(&mut self, s: &str) {
+        let cleaned = clean_text(s);
+        let s: &str = &cleaned;
         self.out.reserve(s.len());
         let mut it = s.char_indices().peekable();
         while let Some((i, c)) = it.next() {
@@ -295,10 +434,10 @@ impl Emitter {
                 // `12. ` / `3) ` would start an ordered list.
                 let rest = &s[i..];
                 let n = rest.bytes().take_while(u8::is_ascii_digit).count();
-                if let Some(p @ (b'.' | b')')) = rest.as_bytes().get(n) {
+                if let Some(p @ (b'.' | b')')) = rest.as_bytes().get(n).copied() {
                     self.out.push_str(&rest[..n]);
                     self.out.push('\\');
-                    self.out.push(*p as char);
+                    self.out.push(p as char);
                     self.at_line_start = false;
                     for _ in 0..n {
                         it.next();
@@ -345,19 +484,19 @@ impl Emitter {
         }
     }
 
+    /// `` $`…`$ ``: GitHub and Gitea read it as math wherever it stands (Gitea does not close
+    /// `$…$` before a letter or digit), and its content needs no escaping. An expression holding
+    /// backticks gets a longer fence, padded with spaces, as a code span would.
     fn push_equation(&mut self, expr: &str) {
-        let e: String = expr.chars().map(|c| if c == '\n' || c == '\r' { ' ' } else { c }).collect();
+        let e: String = clean_text(expr).chars().map(|c| if c == '\n' || c == '\r' { ' ' } else { c }).collect();
         let e = e.trim();
         if e.is_empty() {
             return;
         }
         let e = if self.mode == Mode::TableCell { e.replace('|', "\\|") } else { e.to_string() };
-        if e.contains('$') || e.contains('`') {
-            let fence = "`".repeat(longest_run(&e, '`') + 1);
-            self.push_raw(&format!("${fence} {e} {fence}$"));
-        } else {
-            self.push_raw(&format!("${e}$"));
-        }
+        let fence = "`".repeat(longest_run(&e, '`') + 1);
+        let sp = if e.contains('`') { " " } else { "" };
+        self.push_raw(&format!("${fence}{sp}{e}{sp}{fence}$"));
     }
 
     /// One atom; `text` replaces the atom's text (for trimmed segment edges).
@@ -368,16 +507,29 @@ impl Emitter {
             (Content::Equation(x), _) => e.push_equation(x),
         };
         match &a.link {
-            Some(url) => {
+            Some(target) if target.is_safe() => {
                 let mut inner = Emitter::new(self.mode, self.at_line_start, Some('['));
                 body(&mut inner);
                 let mut label = inner.out;
                 if label.is_empty() {
                     let mut e = Emitter::new(self.mode, false, Some('['));
-                    e.push_text(url);
+                    e.push_text(&target.text());
                     label = e.out;
                 }
-                self.push_raw(&format!("[{label}]({})", link_dest(url)));
+                self.push_raw(&format!("[{label}]({})", target.dest()));
+            }
+            Some(target) => {
+                // Not a link: the label, then the URL as code, so a reader sees where it led.
+                let url = target.text();
+                let label_is_url = matches!(&a.content, Content::Text(t) if text.unwrap_or(t).trim() == url);
+                if !label_is_url {
+                    let before = self.out.len();
+                    body(self);
+                    if self.out.len() > before {
+                        self.push_raw(" ");
+                    }
+                }
+                self.push_code(&url);
             }
             None => body(self),
         }
@@ -428,15 +580,18 @@ impl Emitter {
         let after = trail.chars().next().or(next);
         let md = match (marker, mchar) {
             (Some(m), Some(mc)) => {
-                let p = if wrapped.underline { Some('>') } else { self.prev() };
-                let n = if wrapped.underline { Some('<') } else { after };
+                let p = if wrapped.tagged() { Some('>') } else { self.prev() };
+                let n = if wrapped.tagged() { Some('<') } else { after };
                 (can_open(p, first, mc) && can_close(last, n, mc)).then_some(m)
             }
             _ => None,
         };
         let mut s = String::new();
+        if wrapped.highlight {
+            s.push_str("<mark>");
+        }
         if wrapped.underline {
-            s.push_str("<u>");
+            s.push_str("<ins>");
         }
         match md {
             Some(m) => s.push_str(m),
@@ -468,7 +623,10 @@ impl Emitter {
             }
         }
         if wrapped.underline {
-            s.push_str("</u>");
+            s.push_str("</ins>");
+        }
+        if wrapped.highlight {
+            s.push_str("</mark>");
         }
         self.push_raw(&s);
         self.at_line_start = false;
@@ -489,26 +647,6 @@ fn longest_run(s: &str, ch: char) -> usize {
     best
 }
 
-/// A link destination that survives any URL: characters that would end or confuse the `(...)`
-/// form are percent-encoded; `&` is escaped so no entity is decoded.
-pub(crate) fn link_dest(url: &str) -> String {
-    let mut s = String::with_capacity(url.len());
-    for c in url.chars() {
-        match c {
-            '(' | ')' | '<' | '>' | '\\' | '`' | '|' | ' ' => s.push_str(&format!("%{:02X}", c as u32)),
-            '&' => s.push_str("\\&"),
-            c if c.is_control() || c.is_whitespace() => {
-                let mut buf = [0u8; 4];
-                for b in c.encode_utf8(&mut buf).bytes() {
-                    s.push_str(&format!("%{b:02X}"));
-                }
-            }
-            c => s.push(c),
-        }
-    }
-    s
-}
-
 /// First character a segment will print (approximate, see [`Emitter::push_segment`]): what the
 /// closing marker of the segment before it must be checked against.
 fn first_char(marks: Marks, seg: &[Atom]) -> Option<char> {
@@ -521,7 +659,7 @@ fn first_char(marks: Marks, seg: &[Atom]) -> Option<char> {
         return first_text;
     }
     let wrapped = Marks { code: false, ..marks };
-    if wrapped.underline {
+    if wrapped.tagged() {
         return Some('<');
     }
     if wrapped.any() {
@@ -563,8 +701,33 @@ pub fn rich_text_to_markdown(rt: &[RichText], ctx: &RenderContext) -> String {
 /// Escape plain text as inline Markdown in the given mode.
 pub(crate) fn escape_text(s: &str, mode: Mode) -> String {
     let mut e = Emitter::new(mode, true, None);
-    e.push_text(s.trim());
+    e.push_text(clean_text(s).trim());
     e.out
+}
+
+/// `[label](target)` for a label of plain text; a target that may not be a link
+/// ([`Target::is_safe`]) is shown as code after the label instead.
+pub(crate) fn link_text(label: &str, target: &Target, mode: Mode) -> String {
+    let mut e = Emitter::new(mode, true, None);
+    let atom = Atom { marks: Marks::default(), link: Some(target.clone()), content: Content::Text(label.to_string()) };
+    let label = clean_text(label);
+    let label = label.trim();
+    e.push_atom(&atom, Some(label));
+    e.out
+}
+
+/// Text in bold for a context with space (or a cell edge) on both sides: `**…**` when the
+/// markers are sure to parse, else `<strong>…</strong>`. `md` is already inline Markdown.
+pub(crate) fn strong(md: &str) -> String {
+    let (Some(first), Some(last)) = (md.chars().next(), md.chars().next_back()) else {
+        return String::new();
+    };
+    let risky = |c: char| c.is_whitespace() || c == '*' || c == '_';
+    if risky(first) || risky(last) || md.ends_with('\\') {
+        format!("<strong>{md}</strong>")
+    } else {
+        format!("**{md}**")
+    }
 }
 
 /// Rich text as readable plain text: mentions resolved to names/titles, no markup.
@@ -579,8 +742,10 @@ pub fn rich_text_to_plain(rt: &[RichText], ctx: &RenderContext) -> String {
     s
 }
 
-/// Escape text for HTML element content or a double-quoted attribute.
+/// Escape text for HTML element content or a double-quoted attribute (control characters
+/// dropped).
 pub fn escape_html(s: &str) -> String {
+    let s = clean_text(s);
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -610,15 +775,27 @@ pub fn rich_text_to_html(rt: &[RichText], ctx: &RenderContext) -> String {
         let mut inner =
             escape_html(&text).replace("&#13;&#10;", "<br>").replace("&#10;", "<br>").replace("&#13;", "<br>");
         let m = atom.marks;
-        let tags: [(bool, &str); 5] =
-            [(m.code, "code"), (m.strike, "del"), (m.italic, "em"), (m.bold, "strong"), (m.underline, "u")];
+        let tags: [(bool, &str); 6] = [
+            (m.code, "code"),
+            (m.strike, "del"),
+            (m.italic, "em"),
+            (m.bold, "strong"),
+            (m.underline, "ins"),
+            (m.highlight, "mark"),
+        ];
         for (on, tag) in tags {
             if on {
                 inner = format!("<{tag}>{inner}</{tag}>");
             }
         }
-        if let Some(url) = &atom.link {
-            inner = format!("<a href=\"{}\">{inner}</a>", escape_html(url));
+        match &atom.link {
+            Some(t) if t.is_safe() => inner = format!("<a href=\"{}\">{inner}</a>", t.href()),
+            Some(t) => {
+                let code = format!("<code>{}</code>", escape_html(&t.text()));
+                inner =
+                    if text.trim().is_empty() || text.trim() == t.text() { code } else { format!("{inner} {code}") };
+            }
+            None => {}
         }
         s.push_str(&inner);
     }
@@ -702,8 +879,46 @@ mod tests {
     }
 
     #[test]
-    fn link_destinations_survive_any_url() {
-        assert_eq!(link_dest("https://x.y/a b(c)<d>&e"), "https://x.y/a%20b%28c%29%3Cd%3E\\&e");
-        assert_eq!(link_dest("a\nb"), "a%0Ab");
+    fn readable_times_drop_milliseconds_and_utc() {
+        assert_eq!(readable_time("2024-05-01", false), "2024-05-01");
+        assert_eq!(readable_time("2024-05-01T10:00:00.000Z", false), "2024-05-01 10:00");
+        assert_eq!(readable_time("2024-05-01T10:00:00.000+00:00", false), "2024-05-01 10:00");
+        assert_eq!(readable_time("2024-05-01T10:00:30.000+02:00", false), "2024-05-01 10:00:30 +02:00");
+        assert_eq!(readable_time("2024-05-01T10:00:00.000-05:30", true), "2024-05-01 10:00");
+        assert_eq!(readable_time("2024-05-01T10:00:00", false), "2024-05-01 10:00");
+        assert_eq!(readable_time("soon\u{1b}", false), "soon");
+        let d = DateValue {
+            start: "2026-02-01T10:00:00.000+01:00".into(),
+            end: Some("2026-02-02".into()),
+            time_zone: Some("Europe/Berlin".into()),
+        };
+        assert_eq!(format_date(&d), "2026-02-01 10:00 → 2026-02-02 (Europe/Berlin)");
+    }
+
+    #[test]
+    fn pasted_notion_urls_point_at_the_backup() {
+        let id = "1f2e3d4c5b6a79881f2e3d4c5b6a7988";
+        let links = HashMap::from([(id.to_string(), "../p q/index.md".to_string())]);
+        let ctx = RenderContext { links: Some(&links), ..RenderContext::default() };
+        for url in [
+            format!("https://www.notion.so/acme/Plan-{id}?pvs=4"),
+            format!("https://acme.notion.site/Plan-{id}#block"),
+            format!("https://notion.so/{}", crate::ids::dashed(id)),
+        ] {
+            let rt = [run("p", Some(&url), Annotations::default())];
+            assert_eq!(rich_text_to_markdown(&rt, &ctx), "[p](../p%20q/index.md)", "{url}");
+        }
+        let rt = [run("e", Some(&format!("https://example.com/{id}")), Annotations::default())];
+        assert_eq!(rich_text_to_markdown(&rt, &ctx), format!("[e](https://example.com/{id})"));
+    }
+
+    #[test]
+    fn unsafe_link_targets_become_code() {
+        let ctx = RenderContext::default();
+        let rt = [run("click", Some("javascript:alert(1)"), Annotations::default())];
+        assert_eq!(rich_text_to_markdown(&rt, &ctx), "click `javascript:alert(1)`");
+        assert_eq!(rich_text_to_html(&rt, &ctx), "click <code>javascript:alert(1)</code>");
+        let rt = [run("data:text/html,x", Some("data:text/html,x"), Annotations::default())];
+        assert_eq!(rich_text_to_markdown(&rt, &ctx), "`data:text/html,x`");
     }
 }

@@ -2,26 +2,44 @@
 //! exactly as the API returned them, except that signed file URLs are replaced by the local paths
 //! of the downloaded files (or, when a file was not downloaded, by the URL without its signature)
 //! and `expiry_time` is dropped, so the file only changes when the page does.
+//!
+//! Format (one JSON object, pretty-printed, keys in this order):
+//! - `"page"`: the page object as `GET /pages/{id}` returned it.
+//! - `"complete_properties"` (only when a property was truncated): `{<property name>: <value>}`
+//!   for each property whose page-object value Notion cut short (relations, people, rich text
+//!   and titles hold at most 25 items there, `has_more: true`), with the complete value read
+//!   through `GET /pages/{id}/properties/{property_id}` and written as the page object would hold
+//!   it without truncation: `{"id": .., "type": "relation", "relation": [{"id": ..}, ...],
+//!   "has_more": false}`. A restore takes a property from here when it is present, else from
+//!   `"page"`. Properties in name order.
+//! - `"blocks"`: the block tree, each block with its children under `"children"`.
+//! - `"comments"` (only with BACKUP_COMMENTS=1): the comment objects.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Map, Value};
 
 use crate::notion::model::{Block, Page};
 
 /// Build `page.json`. `local` maps a file URL as served to the path (relative to the page folder)
-/// of the downloaded file.
+/// of the downloaded file. `complete_properties` holds, by property name, the complete value of
+/// each property that the page object truncated (see the module header); empty when none was.
 pub fn page_json(
     page: &Page,
     blocks: &[Block],
     local: &HashMap<String, String>,
     comments: Option<&[Value]>,
+    complete_properties: &BTreeMap<String, Value>,
 ) -> Vec<u8> {
     let page_value = page.raw.as_deref().and_then(|r| serde_json::from_str::<Value>(r).ok()).unwrap_or_else(
         || serde_json::json!({"object": "page", "id": page.id, "last_edited_time": page.last_edited_time}),
     );
     let mut root = Map::new();
     root.insert("page".into(), page_value);
+    if !complete_properties.is_empty() {
+        let complete: Map<String, Value> = complete_properties.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        root.insert("complete_properties".into(), Value::Object(complete));
+    }
     root.insert("blocks".into(), Value::Array(blocks.iter().map(block_value).collect()));
     if let Some(c) = comments {
         root.insert("comments".into(), Value::Array(c.to_vec()));
@@ -90,12 +108,31 @@ mod tests {
         .unwrap();
         let p = Page::from_json(json!({"object": "page", "id": "p1", "properties": {}})).unwrap();
         let local: HashMap<String, String> = [(signed.to_string(), "assets/1-photo.png".to_string())].into();
-        let out: Value = serde_json::from_slice(&page_json(&p, &[b, b2], &local, None)).unwrap();
+        let out: Value = serde_json::from_slice(&page_json(&p, &[b, b2], &local, None, &BTreeMap::new())).unwrap();
         assert_eq!(out["blocks"][0]["image"]["file"], json!({"url": "assets/1-photo.png"}));
         assert_eq!(
             out["blocks"][1]["file"]["file"],
             json!({"url": "https://prod-files-secure.s3.amazonaws.com/a/c/doc.pdf"})
         );
         assert_eq!(out["page"]["id"], "p1");
+        assert!(out.get("complete_properties").is_none(), "no truncated property, no key");
+    }
+
+    #[test]
+    fn complete_properties_sit_beside_the_truncated_page_object() {
+        let rel = |n: usize| (0..n).map(|i| json!({"id": format!("r{i}")})).collect::<Vec<_>>();
+        let p = Page::from_json(json!({"object": "page", "id": "p1", "properties": {
+            "Links": {"id": "a%3Fb", "type": "relation", "relation": rel(25), "has_more": true}}}))
+        .unwrap();
+        let complete: BTreeMap<String, Value> =
+            [("Links".to_string(), json!({"id": "a%3Fb", "type": "relation", "relation": rel(30), "has_more": false}))]
+                .into();
+        let bytes = page_json(&p, &[], &HashMap::new(), None, &complete);
+        let out: Value = serde_json::from_slice(&bytes).unwrap();
+        let keys: Vec<&str> = out.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, ["page", "complete_properties", "blocks"]);
+        assert_eq!(out["page"]["properties"]["Links"]["has_more"], true, "the page object stays as returned");
+        assert_eq!(out["complete_properties"]["Links"]["relation"].as_array().unwrap().len(), 30);
+        assert_eq!(out["complete_properties"]["Links"]["has_more"], false);
     }
 }

@@ -112,12 +112,13 @@ pub(crate) async fn prepare(
             page: p,
             title: t,
             rel_folder: folders[rid].strip_prefix(&format!("{folder}/")).unwrap_or(&folders[rid]).to_string(),
+            media: None,
         })
         .collect();
     let index_name = if root { "README.md" } else { "index.md" };
     let label = if root { ctx.label.as_str() } else { title.as_str() };
     let users = engine.users_for_index().await;
-    let csv = {
+    let (index_text, csv) = {
         let links = ctx.links.read().expect("links lock");
         let t = engine.titles.read().expect("titles lock");
         let prefix = plan::prefix_to_root(folder);
@@ -128,13 +129,13 @@ pub(crate) async fn prepare(
             titles: Some(&t),
             ..Default::default()
         };
-        index::render_csv(&rows, &rctx)
+        (
+            index::render_index(&index::DatabaseMeta::new(db, &title), label, &rows, &rctx),
+            index::render_csv(&rows, &rctx),
+        )
     };
     let mut writes = vec![
-        FileWrite {
-            path: plan::join(folder, index_name),
-            content: Content::Bytes(index::render_index(&title, label, &rows).into_bytes()),
-        },
+        FileWrite { path: plan::join(folder, index_name), content: Content::Bytes(index_text.into_bytes()) },
         FileWrite { path: plan::join(folder, "database.csv"), content: Content::Bytes(csv.into_bytes()) },
     ];
     // The schema is read again only when the database changed (or on a full sync).

@@ -155,6 +155,8 @@ pub(crate) async fn prepare(ctx: &RepoCtx<'_>, task: &Task, page: Option<Page>) 
             users: Some(users),
             titles: Some(&titles),
             unresolved: None,
+            property_order: None,
+            front_matter: engine.cfg.front_matter,
         };
         markdown::render_page(&page, &tree.blocks, &rctx)
     };
@@ -169,7 +171,7 @@ pub(crate) async fn prepare(ctx: &RepoCtx<'_>, task: &Task, page: Option<Page>) 
             local.insert(url.to_string(), f.path.clone());
         }
     }
-    let page_json = json::page_json(&page, &tree.blocks, &local, comments.as_deref());
+    let page_json = json::page_json(&page, &tree.blocks, &local, comments.as_deref(), &Default::default());
 
     let mut writes = vec![
         FileWrite { path: plan::join(folder, "index.md"), content: Content::Bytes(index_md.into_bytes()) },

@@ -20,7 +20,12 @@ fn main() -> ExitCode {
     for s in cfg.secrets() {
         redact::register_secret(&s);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        // Pages are prepared on worker threads; very deep block trees recurse while rendering.
+        .thread_stack_size(32 * 1024 * 1024)
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("notion-git-backup: cannot start the async runtime: {e}");
@@ -35,6 +40,7 @@ fn main() -> ExitCode {
         }
         Command::Backup(_) => {
             let (status, report) = runtime.block_on(sync::run(cfg));
+            print!("{}", redact::scrub(&notify::dry_run_text(&report)));
             eprint!("{}", redact::scrub(&notify::summary_text(&report)));
             exit(status.code())
         }

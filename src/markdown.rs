@@ -12,7 +12,7 @@
 //! (signed Notion file URLs in particular).
 
 use std::cell::RefCell;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::ids;
 use crate::notion::model::{Block, Page, PropertyKind, RichText};
@@ -108,6 +108,9 @@ pub struct RenderContext<'a> {
     pub property_order: Option<&'a [String]>,
     /// Layout of the properties in the front matter (`FRONT_MATTER`).
     pub front_matter: FrontMatterStyle,
+    /// Collects every page or database id the output links to, with the link used (`None` when
+    /// unresolved), so the engine can tell when a target's backup moved after this render.
+    pub linked: Option<&'a RefCell<BTreeMap<String, Option<String>>>>,
 }
 
 impl<'a> RenderContext<'a> {
@@ -120,6 +123,9 @@ impl<'a> RenderContext<'a> {
     /// An id without a link is noted in `unresolved`.
     pub fn link(&self, id: &str) -> Option<std::borrow::Cow<'a, str>> {
         let found = self.links.and_then(|l| l.get(&ids::normalize(id)));
+        if let Some(seen) = self.linked {
+            seen.borrow_mut().insert(ids::normalize(id), found.cloned());
+        }
         let Some(l) = found else {
             if let Some(u) = self.unresolved {
                 u.borrow_mut().insert(ids::normalize(id));

@@ -20,7 +20,7 @@ use serde::Serialize;
 
 pub use discord::{discord_message, should_send as discord_should_send, DISCORD_LIMIT};
 pub use http::{retry_after, NotifyError, RetryPolicy, Target};
-pub use summary::{human_bytes, human_duration, summary_text};
+pub use summary::{dry_run_text, human_bytes, human_duration, summary_text};
 pub use webhook::webhook_payload;
 
 use crate::redact;
@@ -36,6 +36,8 @@ pub struct RunReport {
     pub notion_rate_limited: u64,
     /// the run could not start or had to stop: configuration, authentication, lock
     pub fatal: Option<String>,
+    /// the run stopped before its work was done (signal, MAX_RUN_MINUTES); the next run goes on
+    pub stopped: Option<String>,
 }
 
 /// What happened to one configured database.
@@ -44,8 +46,27 @@ pub struct DatabaseReport {
     pub label: String,
     pub repo: String,
     pub pages_checked: usize,
-    /// titles of pages committed
+    /// titles of pages committed (rows and child pages)
     pub backed_up: Vec<String>,
+    /// how many of `backed_up` are child pages (pages inside pages, rows of inline databases)
+    pub child_pages_backed_up: usize,
+    /// pages backed up again because their files in the repository were missing or changed
+    pub repaired: Vec<String>,
+    /// child pages re-checked against Notion (VERIFY_DAYS)
+    pub verified: usize,
+    /// files kept from the last backup because they could not be downloaded again
+    pub kept_files: usize,
+    /// pages and files taken over from a notion-gitea-backup.py backup (moved into this tool's layout)
+    pub taken_over_pages: usize,
+    pub taken_over_files: usize,
+    /// the deletion guard stopped this run from removing pages (they were all kept)
+    pub guard: Option<String>,
+    /// dry run: the commits that would have been made
+    pub planned: Vec<PlannedCommit>,
+    /// the configured database as listed in this run: its Notion id, title and data sources
+    pub notion_id: String,
+    pub notion_title: String,
+    pub data_sources: Vec<DataSourceCount>,
     pub deleted: Vec<String>,
     pub moved: Vec<String>,
     pub failed: Vec<PageFailure>,
@@ -57,6 +78,23 @@ pub struct DatabaseReport {
     pub duration: Duration,
     /// database-level failure (not shared, repo missing)
     pub error: Option<String>,
+}
+
+/// A data source of a database and how many pages it listed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DataSourceCount {
+    pub name: String,
+    pub id: String,
+    pub pages: usize,
+}
+
+/// A commit a dry run would have made.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PlannedCommit {
+    pub what: String,
+    pub added: Vec<String>,
+    pub changed: Vec<String>,
+    pub deleted: Vec<String>,
 }
 
 /// A page that could not be backed up this run (it is retried next run).
@@ -92,14 +130,14 @@ impl RunStatus {
 impl DatabaseReport {
     /// A database-level error or at least one failed page.
     pub fn has_failures(&self) -> bool {
-        self.error.is_some() || !self.failed.is_empty()
+        self.error.is_some() || !self.failed.is_empty() || self.guard.is_some()
     }
 }
 
 impl RunReport {
     /// A fatal error, a database-level error or at least one failed page.
     pub fn has_failures(&self) -> bool {
-        self.fatal.is_some() || self.databases.iter().any(DatabaseReport::has_failures)
+        self.fatal.is_some() || self.stopped.is_some() || self.databases.iter().any(DatabaseReport::has_failures)
     }
 
     pub fn status(&self) -> RunStatus {

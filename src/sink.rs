@@ -144,6 +144,9 @@ pub trait Sink: Send + Sync {
     /// Paths of all files currently in the tree under `dir` ("" = whole repository).
     fn files_under(&self, dir: &str) -> Vec<String>;
 
+    /// Git blob id of the file at `path` in the current tree, if there is one.
+    fn blob_of(&self, path: &str) -> Option<String>;
+
     /// End of run (local git: `git push` when configured).
     async fn finish(&mut self) -> Result<(), SinkError>;
 
@@ -182,6 +185,9 @@ impl Sink for Box<dyn Sink> {
     }
     fn files_under(&self, dir: &str) -> Vec<String> {
         (**self).files_under(dir)
+    }
+    fn blob_of(&self, path: &str) -> Option<String> {
+        (**self).blob_of(path)
     }
     async fn finish(&mut self) -> Result<(), SinkError> {
         (**self).finish().await

@@ -72,6 +72,29 @@ pub struct PageRecord {
     /// moved is found at its new place meanwhile), never backed up from here again.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub orphan: bool,
+    /// Title of the database a row belongs to (its front matter `database`), so a page backed up
+    /// again on its own renders exactly like one backed up with its listing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_title: Option<String>,
+    /// Media reference (`MediaKey` state form) -> path relative to the folder, of the files stored
+    /// for it: a file that cannot be downloaded again keeps this copy.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub media_keys: BTreeMap<String, String>,
+    /// Pages and databases this page links to that were not in the backup when it was rendered: it
+    /// is rendered again once one of them is.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unresolved_links: Vec<String>,
+    /// When Notion first answered 404 for this node (RFC 3339). A second run that gets 404 again
+    /// removes it; any other answer clears this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing_since: Option<String>,
+    /// When Notion last confirmed this node's `last_edited_time` (backed up or re-checked), for
+    /// VERIFY_DAYS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified_at: Option<String>,
+    /// Property names of a database in the database's own order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub property_order: Vec<String>,
 }
 
 /// Kind of a state record.
@@ -121,11 +144,21 @@ pub struct State {
     /// `None` until a run could read the user list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users: Option<BTreeMap<String, String>>,
+    /// Repository name -> the destination it was backed up to (Gitea server + owner + repository, or
+    /// the local path), so a state pointed at another destination is noticed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub destinations: BTreeMap<String, String>,
 }
 
 impl Default for State {
     fn default() -> Self {
-        State { version: STATE_VERSION, last_run_started: None, pages: BTreeMap::new(), users: None }
+        State {
+            version: STATE_VERSION,
+            last_run_started: None,
+            pages: BTreeMap::new(),
+            users: None,
+            destinations: BTreeMap::new(),
+        }
     }
 }
 

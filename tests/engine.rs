@@ -175,8 +175,9 @@ async fn edits_renames_trash_and_additions_become_exactly_those_commits() {
     assert!(!f.keys().any(|k| k.starts_with("row-3/") || k.starts_with("row-4/")), "old folders gone: {:?}", f.keys());
     // The renamed page kept its media.
     assert!(f.contains_key("renamed-page/assets/1-overview.png"));
-    // The index commit (which also removes the trashed page's folder) + 3 edits + 1 rename + 1 addition.
-    assert_eq!(commits(&repo(&ws)) - before, 6);
+    // 3 edits + 1 rename + 1 addition + the removal of the trashed page (its own commit, after
+    // Notion confirmed it is in the trash) + the index.
+    assert_eq!(commits(&repo(&ws)) - before, 7);
     let md = String::from_utf8(f["row-0/index.md"].clone()).unwrap();
     assert!(md.contains("rewritten"));
     // The media of edited pages are gone with the blocks that held them.

@@ -213,6 +213,7 @@ fn success_report() -> RunReport {
                 warnings: strings(&["image too large, linked instead"]),
                 duration: Duration::from_millis(30_250),
                 error: None,
+                ..DatabaseReport::default()
             },
             DatabaseReport {
                 label: "Reading list".into(),
@@ -229,6 +230,7 @@ fn success_report() -> RunReport {
         notion_requests: 123,
         notion_rate_limited: 2,
         fatal: None,
+        stopped: None,
     }
 }
 
@@ -273,6 +275,7 @@ fn failure_report() -> RunReport {
         notion_requests: 57,
         notion_rate_limited: 0,
         fatal: None,
+        stopped: None,
     }
 }
 

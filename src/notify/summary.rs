@@ -50,6 +50,54 @@ pub fn summary_text(report: &RunReport) -> String {
     out
 }
 
+/// What a dry run would have done, for stdout: each database with its data sources and page
+/// counts, then every commit that would have been made with its added (+), changed (~) and deleted
+/// (-) files. Empty for a real run.
+pub fn dry_run_text(report: &RunReport) -> String {
+    let mut out = String::new();
+    if !report.dry_run {
+        return out;
+    }
+    for db in &report.databases {
+        if db.notion_id.is_empty() {
+            let _ = writeln!(out, "{} -> repository {}", one_line(&db.label), one_line(&db.repo));
+        } else {
+            let _ = writeln!(
+                out,
+                "Database {} ({:?}, {}) -> repository {}",
+                one_line(&db.label),
+                one_line(&db.notion_title),
+                db.notion_id,
+                one_line(&db.repo)
+            );
+        }
+        for ds in &db.data_sources {
+            let _ = writeln!(
+                out,
+                "  data source {:?} ({}): {} {}",
+                one_line(&ds.name),
+                ds.id,
+                ds.pages,
+                plural(ds.pages, "page", "pages")
+            );
+        }
+        if db.planned.is_empty() {
+            let _ = writeln!(out, "  repository {}: nothing would change", one_line(&db.repo));
+            continue;
+        }
+        let _ = writeln!(out, "  repository {}: {} commit(s) would be made", one_line(&db.repo), db.planned.len());
+        for p in &db.planned {
+            let _ = writeln!(out, "    commit for {}:", one_line(&p.what));
+            for (sign, files) in [("+", &p.added), ("~", &p.changed), ("-", &p.deleted)] {
+                for f in files {
+                    let _ = writeln!(out, "      {sign} {f}");
+                }
+            }
+        }
+    }
+    out
+}
+
 fn database_lines(out: &mut String, db: &DatabaseReport) {
     let _ = writeln!(
         out,

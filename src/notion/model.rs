@@ -1187,9 +1187,10 @@ pub struct DataSource {
     pub in_trash: bool,
     #[serde(default)]
     pub archived: bool,
-    /// Property schema: name -> definition (`{id, name, type, <type config>}`), kept raw.
+    /// Property schema: name -> definition (`{id, name, type, <type config>}`), kept raw and in
+    /// the order Notion lists them (the database's own property order).
     #[serde(default, deserialize_with = "null_default")]
-    pub properties: BTreeMap<String, Value>,
+    pub properties: serde_json::Map<String, Value>,
     #[serde(default)]
     pub url: String,
 }

@@ -108,6 +108,14 @@ impl<S: Sink> Sink for DryRunSink<S> {
         files.into_iter().collect()
     }
 
+    /// The inner tree's blob (a dry run does not track the blobs of planned writes).
+    fn blob_of(&self, path: &str) -> Option<String> {
+        if self.missing {
+            return None;
+        }
+        self.inner.blob_of(path)
+    }
+
     async fn finish(&mut self) -> Result<(), SinkError> {
         Ok(())
     }

@@ -699,6 +699,10 @@ impl Sink for LocalGitSink {
         Ok(CommitOutcome { plan, commits: vec![head], blob_ids })
     }
 
+    fn blob_of(&self, path: &str) -> Option<String> {
+        self.tree.get(path).cloned()
+    }
+
     fn files_under(&self, dir: &str) -> Vec<String> {
         if dir.is_empty() {
             return self.tree.keys().cloned().collect();

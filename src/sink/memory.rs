@@ -199,6 +199,10 @@ impl Sink for MemorySink {
         Ok(CommitOutcome { plan, commits: vec![id], blob_ids })
     }
 
+    fn blob_of(&self, path: &str) -> Option<String> {
+        self.tree.get(path).cloned()
+    }
+
     fn files_under(&self, dir: &str) -> Vec<String> {
         if dir.is_empty() {
             return self.tree.keys().cloned().collect();

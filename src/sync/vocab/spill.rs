@@ -14,7 +14,7 @@ use crate::notion::model::Page;
 
 /// A page object known before its node is prepared.
 #[derive(Debug)]
-pub(crate) enum Held {
+pub enum Held {
     Memory(Box<Page>),
     /// Raw JSON of the page object as Notion returned it.
     Disk(SpillFile),
@@ -22,7 +22,7 @@ pub(crate) enum Held {
 
 /// A spilled page's file, removed when dropped (taken, or left in the queue by an interrupt).
 #[derive(Debug)]
-pub(crate) struct SpillFile(PathBuf);
+pub struct SpillFile(PathBuf);
 
 impl SpillFile {
     pub fn path(&self) -> &Path {

@@ -169,47 +169,47 @@ async fn run_locked(
             label: "Workspace".into(),
         });
     }
-    let names: Vec<String> = targets.iter().map(|t| t.repo.clone()).collect();
-    let branches = if names.len() > 1 { sinks::link_branches(&cfg, &names).await } else { Default::default() };
+    // Open every destination first (taking its lock and reading its tree once): a repository
+    // another run holds stops this run before anything is read from Notion; one that cannot be
+    // opened fails as a whole and the others go on.
+    let mut opened: Vec<(usize, Box<dyn Sink>)> = Vec::new();
+    let mut failed_reports: Vec<(usize, DatabaseReport)> = Vec::new();
+    for (ix, t) in targets.iter().enumerate() {
+        match open_sink(&cfg, t, make_sink).await {
+            Ok(sink) => opened.push((ix, sink)),
+            Err(SinkError::Locked(msg)) => return Err(msg),
+            Err(e) => {
+                let msg = format!("repository {}: {e}", t.repo);
+                tracing::error!(repository = %t.repo, "{msg}");
+                let dr = DatabaseReport { label: t.label.clone(), repo: t.repo.clone(), error: Some(msg), ..Default::default() };
+                failed_reports.push((ix, dr));
+            }
+        }
+    }
+    // Links into a repository on Gitea/Forgejo point at its web pages, as its sink spells them.
     let repos: Vec<RepoInfo> = targets
         .iter()
-        .map(|t| RepoInfo {
+        .enumerate()
+        .map(|(ix, t)| RepoInfo {
             name: t.repo.clone(),
             label: t.label.clone(),
             root_db: (!t.notion_id.is_empty()).then(|| ids::normalize(&t.notion_id)),
-            web_base: engine::web_base(&cfg, &t.repo, branches.get(&t.repo).map(String::as_str).unwrap_or("main")),
+            web_base: opened
+                .iter()
+                .find(|(i, _)| *i == ix)
+                .and_then(|(_, s)| s.web_url(""))
+                .map(|u| format!("{}/", u.trim_end_matches('/'))),
         })
         .collect();
     let recent_needed = state.last_run_started.clone().filter(|_| discover::has_nested_pages(&state) && !cfg.full_sync);
-    let engine = Arc::new(Engine::new(
-        cfg.clone(),
-        notion.clone(),
-        downloader,
-        control.clone(),
-        repos,
-        state,
-        staging,
-        keep_raw,
-    ));
+    let engine = Arc::new(Engine::new(cfg.clone(), notion.clone(), downloader, control.clone(), repos, state, staging, keep_raw));
     let saver = Arc::new(Mutex::new(StateSaver::new(cfg.clone())));
-
-    // Open every destination (reading its tree once); a repository that cannot be opened fails
-    // as a whole and the others go on.
     let mut committers = Vec::new();
-    let mut failed_reports: Vec<(usize, DatabaseReport)> = Vec::new();
-    for (ix, t) in targets.iter().enumerate() {
-        let dr = DatabaseReport { label: t.label.clone(), repo: t.repo.clone(), ..Default::default() };
-        match open_sink(&cfg, t, make_sink).await {
-            Ok(sink) => {
-                let mut dr = dr;
-                notice_destination(&engine, &t.repo, sink.as_ref(), &mut dr);
-                committers.push((ix, Committer::new(engine.clone(), ix, sink, dr, saver.clone())));
-            }
-            Err(msg) => {
-                tracing::error!(repository = %t.repo, "{msg}");
-                failed_reports.push((ix, DatabaseReport { error: Some(msg), ..dr }));
-            }
-        }
+    for (ix, sink) in opened {
+        let t = &targets[ix];
+        let mut dr = DatabaseReport { label: t.label.clone(), repo: t.repo.clone(), ..Default::default() };
+        notice_destination(&engine, &t.repo, sink.as_ref(), &mut dr);
+        committers.push((ix, Committer::new(engine.clone(), ix, sink, dr, saver.clone())));
     }
 
     // Edits below the rows since the last run (search; its misses are caught by VERIFY_DAYS).
@@ -283,9 +283,12 @@ async fn run_locked(
     Ok(())
 }
 
-async fn open_sink(cfg: &Config, t: &DatabaseConfig, make_sink: &SinkFactory) -> Result<Box<dyn Sink>, String> {
-    let mut sink = make_sink(cfg, t).map_err(|e| e.to_string())?;
-    sink.open(!cfg.dry_run).await.map_err(|e| format!("repository {}: {e}", sink.describe()))?;
+async fn open_sink(cfg: &Config, t: &DatabaseConfig, make_sink: &SinkFactory) -> Result<Box<dyn Sink>, SinkError> {
+    let mut sink = make_sink(cfg, t)?;
+    if !cfg.dry_run {
+        sink.lock().await?;
+    }
+    sink.open(!cfg.dry_run).await?;
     Ok(sink)
 }
 

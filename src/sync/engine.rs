@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use futures::TryStreamExt;
 
-use crate::config::{Config, Destination};
+use crate::config::Config;
 use crate::ids;
 use crate::media::Downloader;
 use crate::notion::api::KeepRaw;
@@ -365,12 +365,4 @@ async fn load_users(notion: &NotionClient) -> Option<HashMap<String, String>> {
             None
         }
     }
-}
-
-/// The web address prefix of repository `repo` on the configured Gitea/Forgejo server, with the
-/// branch its backup goes to.
-pub fn web_base(cfg: &Config, repo: &str, branch: &str) -> Option<String> {
-    use crate::sink::gitea::enc;
-    let Destination::Gitea(g) = &cfg.destination else { return None };
-    Some(format!("{}/{}/{}/src/branch/{}/", g.base_url, g.owner, repo, enc(branch, true)))
 }

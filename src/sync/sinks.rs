@@ -17,25 +17,6 @@ pub(crate) fn make_sink(cfg: &Config, db: &DatabaseConfig) -> Result<Box<dyn Sin
     Ok(if cfg.dry_run { Box::new(DryRunSink::new(inner)) } else { inner })
 }
 
-/// Repository -> branch its backup goes to on Gitea/Forgejo (`GIT_BRANCH`, else the repository's
-/// default branch; `main` for one that cannot be read yet), for links across repositories. Empty
-/// for a local destination.
-pub(crate) async fn link_branches(cfg: &Config, repos: &[String]) -> std::collections::HashMap<String, String> {
-    let mut out = std::collections::HashMap::new();
-    let Destination::Gitea(g) = &cfg.destination else { return out };
-    for repo in repos {
-        if out.contains_key(repo) {
-            continue;
-        }
-        let branch = match GiteaSink::new(gitea_config(cfg, g, repo)) {
-            Ok(sink) => sink.target_branch().await,
-            Err(_) => None,
-        };
-        out.insert(repo.clone(), branch.unwrap_or_else(|| "main".into()));
-    }
-    out
-}
-
 /// The Gitea/Forgejo sink settings for repository `repo`.
 pub(crate) fn gitea_config(cfg: &Config, g: &GiteaSettings, repo: &str) -> GiteaConfig {
     GiteaConfig {

@@ -87,8 +87,30 @@ impl std::fmt::Debug for NotionClient {
 }
 
 enum Attempt {
-    Retry(Retry),
+    /// `sent`: the request may have reached Notion (an answer lost or a 5xx), as opposed to
+    /// being refused before Notion acted on it (no connection, 429/529).
+    Retry { retry: Retry, sent: bool },
     Fail(NotionError),
+}
+
+/// What a request sends: JSON, or raw bytes with their content type (multipart file uploads).
+#[derive(Debug, Clone, Copy)]
+pub enum Body<'a> {
+    Json(&'a Value),
+    Bytes { content_type: &'a str, bytes: &'a [u8] },
+}
+
+/// Whether a failed request may be sent again by the retry loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replay {
+    /// Reads and writes that give the same result twice: retried after any transient failure.
+    Always,
+    /// Creates (a page, a database, appended blocks): retried only when Notion surely did not
+    /// act on it (no connection, 429/529). When the request may have landed (no answer, a
+    /// broken connection, 5xx, an unreadable answer) the caller gets [`NotionError::Unsure`]
+    /// and must look at what exists before sending it again, so a lost answer never makes a
+    /// duplicate.
+    NotAfterSent,
 }
 
 impl NotionClient {
@@ -123,14 +145,35 @@ impl NotionClient {
         body: Option<&Value>,
         what: &str,
     ) -> Result<T, NotionError> {
+        self.send(method, path, query, body.map(Body::Json), what, Replay::Always).await
+    }
+
+    /// [`Self::request`] with any [`Body`] and an explicit [`Replay`] rule (the write
+    /// endpoints use it).
+    pub async fn send<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<Body<'_>>,
+        what: &str,
+        replay: Replay,
+    ) -> Result<T, NotionError> {
         let mut retrier = self.inner.cfg.retry.start(what);
         loop {
             self.inner.limiter.acquire().await;
             self.inner.stats.requests.fetch_add(1, Ordering::Relaxed);
             let retry = match self.attempt(method.clone(), path, query, body, what).await {
                 Ok(v) => return Ok(v),
+                // A create whose answer arrived broken did land (or may have).
+                Err(Attempt::Fail(NotionError::Decode { message, .. })) if replay == Replay::NotAfterSent => {
+                    return Err(NotionError::Unsure { what: what.to_string(), reason: format!("unreadable answer: {message}") })
+                }
                 Err(Attempt::Fail(e)) => return Err(e),
-                Err(Attempt::Retry(r)) => r,
+                Err(Attempt::Retry { retry, sent: true }) if replay == Replay::NotAfterSent => {
+                    return Err(NotionError::Unsure { what: what.to_string(), reason: retry.reason })
+                }
+                Err(Attempt::Retry { retry, .. }) => retry,
             };
             if let Err(g) = retrier.pause(retry).await {
                 return Err(NotionError::Exhausted {
@@ -149,7 +192,7 @@ impl NotionClient {
         method: Method,
         path: &str,
         query: &[(&str, String)],
-        body: Option<&Value>,
+        body: Option<Body<'_>>,
         what: &str,
     ) -> Result<T, Attempt> {
         let cfg = &self.inner.cfg;
@@ -162,19 +205,27 @@ impl NotionClient {
         if !query.is_empty() {
             req = req.query(query);
         }
-        if let Some(b) = body {
-            req = req.json(b);
+        let mut raw = None;
+        match body {
+            Some(Body::Json(b)) => req = req.json(b),
+            Some(Body::Bytes { content_type, bytes }) => {
+                req = req.header(reqwest::header::CONTENT_TYPE, content_type);
+                raw = Some(bytes.to_vec());
+            }
+            None => {}
         }
         let timeouts = Timeouts::new(CONNECT_TIMEOUT, cfg.timeout);
-        let answer = match http::exchange(req, None, &timeouts).await {
+        let answer = match http::exchange(req, raw, &timeouts).await {
             Ok(a) => a,
             Err(t) => {
                 let reason = t.describe(&http::origin(&cfg.base_url), &format!("while requesting {what}"), &timeouts);
                 if t.kind == TransportKind::Silent {
                     tracing::warn!("{reason}; retrying");
                 }
+                // Without a connection the request never reached Notion; anything later may have.
+                let sent = !matches!(t.kind, TransportKind::Connect | TransportKind::ConnectTimeout);
                 return Err(if t.retryable() {
-                    Attempt::Retry(Retry::failed(reason))
+                    Attempt::Retry { retry: Retry::failed(reason), sent }
                 } else {
                     Attempt::Fail(NotionError::BadRequest {
                         what: what.to_string(),
@@ -203,10 +254,13 @@ impl NotionClient {
                 self.inner.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
                 let wait = retry_after.unwrap_or(Duration::from_secs(1)).min(self.inner.cfg.retry.max_retry_after);
                 self.inner.limiter.pause(wait);
-                Err(Attempt::Retry(Retry::throttled(format!("HTTP {status} {code}"), Some(wait))))
+                Err(Attempt::Retry { retry: Retry::throttled(format!("HTTP {status} {code}"), Some(wait)), sent: false })
             }
             _ if http::status_class(status) == StatusClass::Transient => {
-                Err(Attempt::Retry(Retry::failed(format!("HTTP {status} {code} {message}")).after(retry_after)))
+                Err(Attempt::Retry {
+                    retry: Retry::failed(format!("HTTP {status} {code} {message}")).after(retry_after),
+                    sent: true,
+                })
             }
             401 => Err(Attempt::Fail(NotionError::Unauthorized)),
             404 => Err(Attempt::Fail(NotionError::NotFound { what: what.to_string(), message })),

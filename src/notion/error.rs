@@ -22,6 +22,10 @@ pub enum NotionError {
     /// The body was not the JSON we expected.
     #[error("Notion returned a response for {what} that could not be read: {message}")]
     Decode { what: String, message: String },
+    /// A create whose answer was lost (timeout, dropped connection, 5xx): Notion may or may not
+    /// have done it. Never re-sent blindly; the caller looks at what exists first.
+    #[error("Notion may or may not have done {what}: its answer was lost ({reason})")]
+    Unsure { what: String, reason: String },
     /// A linked database view: it has no data sources of its own.
     #[error("{what} is a linked database view (its data lives in another database)")]
     LinkedDatabase { what: String },
@@ -30,7 +34,7 @@ pub enum NotionError {
 impl NotionError {
     /// Errors the next run might not see (rate limits, outages, network).
     pub fn is_transient(&self) -> bool {
-        matches!(self, NotionError::Exhausted { .. })
+        matches!(self, NotionError::Exhausted { .. } | NotionError::Unsure { .. })
     }
 
     pub fn is_not_found(&self) -> bool {

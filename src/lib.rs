@@ -14,6 +14,7 @@
 //! - [`sync`]: the engine: what changed -> fetch -> render -> commit -> record
 //! - [`notify`]: run summary, Discord, health checks, webhooks
 //! - [`check`]: the `check` command, verifying the setup without writing anything
+//! - [`restore`]: the `restore` command, putting a backup back into Notion
 
 pub mod check;
 pub mod cli;
@@ -27,6 +28,7 @@ pub mod notify;
 pub mod notion;
 pub mod paths;
 pub mod redact;
+pub mod restore;
 pub mod sink;
 pub mod state;
 pub mod sync;

@@ -18,7 +18,7 @@ use crate::logging::{LogFormat, LogOptions};
     name = "notion-git-backup",
     version,
     about = "Back up Notion databases into git repositories (Gitea/Forgejo or local git) as Markdown with every image and attachment.",
-    after_help = "Without a command, runs `backup`.\nExit codes: 0 all pages backed up; 1 some pages failed (the run went on; they are retried next run); 2 the run could not start (configuration, authentication, another run holds the lock); 130 stopped by Ctrl-C or SIGTERM (the page in progress was finished, the state saved).\n`check` exit codes: 0 every check passed; 1 a check failed (the table says which and how to fix it); 2 the configuration could not be read.\nSettings come from the .env file and the environment; see README.md or .env.example."
+    after_help = "Without a command, runs `backup`.\nExit codes: 0 all pages backed up; 1 some pages failed (the run went on; they are retried next run); 2 the run could not start (configuration, authentication, another run holds the lock); 130 stopped by Ctrl-C or SIGTERM (the page in progress was finished, the state saved).\n`check` exit codes: 0 every check passed; 1 a check failed (the table says which and how to fix it); 2 the configuration could not be read.\n`restore` exit codes: 0 everything restored; 1 some pages failed (the report names each with the fix); 2 the restore could not start; 130 interrupted (run it again to finish).\nSettings come from the .env file and the environment; see README.md or .env.example."
 )]
 pub struct Cli {
     /// Path of the .env file with the settings (variables already set in the environment win).
@@ -77,6 +77,35 @@ pub enum Command {
     /// fix for each failure. Exit code 0: all checks passed; 1: a check failed; 2: the
     /// configuration could not be read.
     Check,
+    /// Put a backup back into Notion, below an existing page: databases with their schemas and
+    /// rows, pages and child pages, every block type the API can create, files, links and
+    /// relations between the restored pages. Resumable (restore-state.json beside the state
+    /// file); running it again creates nothing. With --dry-run: what would be created and lost.
+    /// Exit code 0: everything restored; 1: some pages failed; 2: could not start.
+    Restore(RestoreArgs),
+}
+
+/// The flags of `restore`.
+#[derive(Debug, Args, Clone, PartialEq, Eq)]
+pub struct RestoreArgs {
+    /// A backed-up repository (a clone of the Gitea repository, or the local backup's
+    /// repository), or the folder holding several side by side (BACKUP_DIR), restored together.
+    #[arg(long, value_name = "PATH")]
+    pub from: PathBuf,
+    /// The Notion page (id or link) to restore into; it must be shared with the integration.
+    #[arg(long, value_name = "PAGE")]
+    pub to: String,
+    /// Restore the backup as it was then: a date (YYYY-MM-DD, end of that day in TIMEZONE), an
+    /// RFC 3339 time, or a commit.
+    #[arg(long, value_name = "DATE|COMMIT")]
+    pub at: Option<String>,
+    /// Restore only this page or database folder of the backup (and what is below it).
+    #[arg(long, value_name = "PATH")]
+    pub only: Option<String>,
+    /// Write nothing to Notion: print what would be created (databases, pages, blocks, files,
+    /// bytes) and what cannot be restored.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 impl Command {
@@ -85,6 +114,7 @@ impl Command {
         match self {
             Command::Backup(_) => "backup",
             Command::Check => "check",
+            Command::Restore(_) => "restore",
         }
     }
 }
@@ -144,7 +174,7 @@ impl Cli {
         let explicit = std::env::args_os().any(|a| a == "--env" || a.to_string_lossy().starts_with("--env="));
         let backup = match self.to_run() {
             Command::Backup(b) => b,
-            Command::Check => BackupArgs::default(),
+            Command::Check | Command::Restore(_) => BackupArgs::default(),
         };
         Overrides {
             env_path: self.env.clone(),
@@ -190,6 +220,24 @@ mod tests {
         let mixed = parse(&["--dry-run", "backup", "--full-sync"]).unwrap().to_run();
         assert_eq!(mixed, Command::Backup(BackupArgs { dry_run: true, full_sync: true, allow_mass_delete: false }));
         assert_eq!(parse(&[]).unwrap().to_run(), Command::Backup(BackupArgs::default()));
+    }
+
+    #[test]
+    fn restore_has_its_own_flags_and_dry_run() {
+        let r =
+            parse(&["-q", "restore", "--from", "backup", "--to", "abc", "--at", "2026-11-20", "--dry-run"]).unwrap();
+        match r.to_run() {
+            Command::Restore(a) => {
+                assert_eq!(
+                    (a.from, a.to.as_str(), a.at.as_deref(), a.dry_run),
+                    (PathBuf::from("backup"), "abc", Some("2026-11-20"), true)
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(!r.overrides().dry_run, "restore's --dry-run is not the backup's");
+        assert!(parse(&["restore", "--from", "b"]).is_err(), "--to is required");
+        assert!(parse(&["--dry-run", "restore", "--from", "b", "--to", "x"]).is_err());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use notion_git_backup::cli::{Cli, Command};
-use notion_git_backup::{check, config, logging, notify, redact, sync, ExitStatus};
+use notion_git_backup::{check, config, logging, notify, redact, restore, sync, ExitStatus};
 
 fn main() -> ExitCode {
     let cli = Cli::parse_args();
@@ -37,6 +37,12 @@ fn main() -> ExitCode {
             let report = runtime.block_on(check::check(&cfg));
             print!("{}", redact::scrub(&report.table()));
             exit(report.exit_code())
+        }
+        Command::Restore(a) => {
+            let opts = restore::RestoreOptions { from: a.from, to: a.to, at: a.at, only: a.only, dry_run: a.dry_run };
+            let report = runtime.block_on(restore::run_with_signals(&cfg, &opts));
+            print!("{}", redact::scrub(&report.summary_text()));
+            exit(report.exit_status().code())
         }
         Command::Backup(_) => {
             let (status, report) = runtime.block_on(sync::run(cfg));

@@ -89,7 +89,10 @@ impl std::fmt::Debug for NotionClient {
 enum Attempt {
     /// `sent`: the request may have reached Notion (an answer lost or a 5xx), as opposed to
     /// being refused before Notion acted on it (no connection, 429/529).
-    Retry { retry: Retry, sent: bool },
+    Retry {
+        retry: Retry,
+        sent: bool,
+    },
     Fail(NotionError),
 }
 
@@ -167,7 +170,10 @@ impl NotionClient {
                 Ok(v) => return Ok(v),
                 // A create whose answer arrived broken did land (or may have).
                 Err(Attempt::Fail(NotionError::Decode { message, .. })) if replay == Replay::NotAfterSent => {
-                    return Err(NotionError::Unsure { what: what.to_string(), reason: format!("unreadable answer: {message}") })
+                    return Err(NotionError::Unsure {
+                        what: what.to_string(),
+                        reason: format!("unreadable answer: {message}"),
+                    })
                 }
                 Err(Attempt::Fail(e)) => return Err(e),
                 Err(Attempt::Retry { retry, sent: true }) if replay == Replay::NotAfterSent => {
@@ -254,14 +260,15 @@ impl NotionClient {
                 self.inner.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
                 let wait = retry_after.unwrap_or(Duration::from_secs(1)).min(self.inner.cfg.retry.max_retry_after);
                 self.inner.limiter.pause(wait);
-                Err(Attempt::Retry { retry: Retry::throttled(format!("HTTP {status} {code}"), Some(wait)), sent: false })
-            }
-            _ if http::status_class(status) == StatusClass::Transient => {
                 Err(Attempt::Retry {
-                    retry: Retry::failed(format!("HTTP {status} {code} {message}")).after(retry_after),
-                    sent: true,
+                    retry: Retry::throttled(format!("HTTP {status} {code}"), Some(wait)),
+                    sent: false,
                 })
             }
+            _ if http::status_class(status) == StatusClass::Transient => Err(Attempt::Retry {
+                retry: Retry::failed(format!("HTTP {status} {code} {message}")).after(retry_after),
+                sent: true,
+            }),
             401 => Err(Attempt::Fail(NotionError::Unauthorized)),
             404 => Err(Attempt::Fail(NotionError::NotFound { what: what.to_string(), message })),
             403 => Err(Attempt::Fail(NotionError::Forbidden { what: what.to_string(), code, message })),

@@ -91,6 +91,10 @@ use serde_json::{json, Map, Value};
 use tokio::sync::Notify;
 use tokio::task::{JoinHandle, JoinSet};
 
+/// The write endpoints (pages, blocks, databases, data sources, file uploads, comments).
+#[path = "fake_notion_write.rs"]
+pub mod write;
+
 pub const VERSION_2026: &str = "2026-03-11";
 pub const VERSION_2025: &str = "2025-09-03";
 pub const DEFAULT_TOKEN: &str = "secret_test_token";
@@ -368,6 +372,8 @@ pub struct World {
     /// Keep every `/v1` request as a [`SeenRequest`] (see [`FakeNotion::requests`]).
     pub record_requests: bool,
     id_counter: u64,
+    /// State of the write endpoints (file uploads, the log of writes).
+    pub writes: write::Writes,
 }
 
 impl Default for World {
@@ -404,6 +410,7 @@ impl World {
             seed: 42,
             record_requests: false,
             id_counter: 0,
+            writes: write::Writes::default(),
         }
     }
 
@@ -949,7 +956,7 @@ fn endpoint_kind(method: &Method, segs: &[&str]) -> &'static str {
         ("GET", ["blocks", _, "children"]) => "blocks.children",
         ("GET", ["comments"]) => "comments.list",
         ("GET", ["views"]) => "views.list",
-        _ => "unknown",
+        (m, s) => write::endpoint_kind(m, s),
     }
 }
 
@@ -1086,7 +1093,9 @@ async fn handle(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) 
                 }
             }
             let mut bytes = serde_json::to_vec(&v).unwrap();
-            if inner.world.faults.malformed_json_paths.iter().any(|p| rel.starts_with(p.as_str())) {
+            if write::lose_answer(&mut inner.world, kind)
+                || inner.world.faults.malformed_json_paths.iter().any(|p| rel.starts_with(p.as_str()))
+            {
                 inner.stats.malformed += 1;
                 bytes.truncate(bytes.len() / 2);
             }
@@ -1253,6 +1262,9 @@ fn parse_body(kind: &str, method: &Method, raw: &[u8], content_type: Option<&str
         .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
     if !is_json {
         // Write endpoints that take other bodies (multipart uploads) read `Ctx::raw_body`.
+        if kind == "file_uploads.send" {
+            return Ok(json!({}));
+        }
         return if known { Err(ApiError::new(400, "invalid_json", "Error parsing JSON body.")) } else { Ok(json!({})) };
     }
     serde_json::from_slice(raw).map_err(|_| ApiError::new(400, "invalid_json", "Error parsing JSON body."))
@@ -1330,6 +1342,7 @@ fn dispatch(
     body: &Value,
 ) -> ApiResult {
     match (method.as_str(), segs) {
+        (m, s) if write::handles(m, s) => write::dispatch(w, ctx, m, s, body),
         ("GET", ["users", "me"]) => Ok(w.bot.clone()),
         ("GET", ["users"]) => list_users(w, cur, ctx),
         ("GET", ["users", id]) => {

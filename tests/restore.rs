@@ -149,7 +149,8 @@ fn writable_properties(page: &Value, map: &dyn Fn(&str) -> String) -> BTreeMap<S
 
 /// Text a reader of `index.md` sees, up to the restore's note.
 fn markdown_text(md: &str) -> Vec<String> {
-    let body = md.splitn(3, "\n---\n").nth(1).unwrap_or(md);
+    // After the front matter (`---` ... `---`); a divider in the page is a `---` line too.
+    let body = md.strip_prefix("---\n").and_then(|r| r.split_once("\n---\n")).map(|(_, b)| b).unwrap_or(md);
     let mut out = Vec::new();
     for ev in Parser::new(body) {
         if let Event::Text(t) | Event::Code(t) = ev {
@@ -536,4 +537,25 @@ async fn at_restores_an_older_night_and_only_restores_one_subtree() {
     });
     let rt = &deep["paragraph"]["rich_text"];
     assert_eq!(rt[1]["text"]["link"]["url"], format!("https://www.notion.so/{}", norm(&src.projects.rows[0])));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_over_20_mb_go_up_in_parts_and_arrive_whole() {
+    let fake = FakeNotion::start(target_world()).await;
+    let client = notion_git_backup::notion::NotionClient::new(notion_git_backup::notion::ClientConfig::new(
+        &fake.base_url(),
+        common::fake_notion::DEFAULT_TOKEN,
+    ))
+    .unwrap();
+    let bytes: Vec<u8> = (0..25 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let id = client.upload_file("big video.mp4", "video/mp4", &bytes).await.unwrap();
+    let s = fake.stats();
+    assert_eq!((s.kind("file_uploads.send"), s.kind("file_uploads.complete")), (3, 1), "10 + 10 + 5 MiB");
+    let up = fake.with_world(|w| w.writes.uploads[&norm(&id)].clone());
+    assert_eq!(up.status, "uploaded");
+    assert_eq!(sha(&up.bytes), sha(&bytes));
+    // A small file is one part, with no complete.
+    fake.reset_stats();
+    client.upload_file("a.txt", "text/plain", b"hello").await.unwrap();
+    assert_eq!((fake.stats().kind("file_uploads.send"), fake.stats().kind("file_uploads.complete")), (1, 0));
 }

@@ -622,13 +622,10 @@ impl<'a> Converter<'a> {
             {
                 self.lose("the numbering style of a numbered list (the API cannot set it)");
             }
-            if ty == "heading_1" || ty == "heading_2" || ty == "heading_3" || ty == "heading_4" {
-                if p["is_toggleable"].as_bool() != Some(true) {
-                    if let Some(last) = out.last_mut() {
-                        if !last.kids.is_empty() {
-                            last.json[&ty]["is_toggleable"] = json!(true);
-                        }
-                    }
+            // A heading with children must be toggleable to take them.
+            if ty.starts_with("heading_") && p["is_toggleable"].as_bool() != Some(true) {
+                if let Some(last) = out.last_mut().filter(|l| !l.kids.is_empty()) {
+                    last.json[&ty]["is_toggleable"] = json!(true);
                 }
             }
             return out;

@@ -226,7 +226,7 @@ fn type_of(o: &Map<String, Value>, known: &[&str], path: &str) -> Result<String,
 // ---------------------------------------------------------------------------------------------
 
 fn page_exists(w: &World, id: &str) -> bool {
-    super::visible_page(w, id).is_ok() && !w.page(id).is_some_and(|p| p["in_trash"].as_bool() == Some(true))
+    super::visible_page(w, id).is_ok() && w.page(id).is_none_or(|p| p["in_trash"].as_bool() != Some(true))
 }
 
 fn database_exists(w: &World, id: &str) -> bool {

@@ -412,3 +412,64 @@ impl Backup {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn write(root: &std::path::Path, path: &str, v: Value) {
+        let p = root.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, serde_json::to_vec(&v).unwrap()).unwrap();
+    }
+
+    fn page(id: &str, parent: Value, title: &str, blocks: Value) -> Value {
+        json!({"page": {"object": "page", "id": id, "parent": parent, "created_time": "2026-01-01T00:00:00.000Z",
+            "properties": {"title": {"id": "title", "type": "title", "title": [{"plain_text": title}]}}}, "blocks": blocks})
+    }
+
+    #[test]
+    fn parents_come_from_ids_children_keep_their_block_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("notes");
+        let (db, ds, row, a, b, c) =
+            ("d".repeat(32), "e".repeat(32), "1".repeat(32), "2".repeat(32), "3".repeat(32), "4".repeat(32));
+        write(
+            &root,
+            "schema.json",
+            json!({"database_id": db, "title": "Notes", "data_sources": [{"id": ds, "name": "Notes", "title": "Notes", "properties": {}}]}),
+        );
+        let blocks = json!([
+            {"id": "b1", "type": "toggle", "toggle": {"rich_text": []}, "children": [{"id": b, "type": "child_page", "child_page": {"title": "B"}}]},
+            {"id": a, "type": "child_page", "child_page": {"title": "A"}}
+        ]);
+        write(
+            &root,
+            "row/page.json",
+            page(&row, json!({"type": "data_source_id", "data_source_id": ds}), "Row", blocks),
+        );
+        write(&root, "row/a/page.json", page(&a, json!({"type": "page_id", "page_id": row}), "A", json!([])));
+        // B's parent is the toggle block of Row.
+        write(&root, "row/b/page.json", page(&b, json!({"type": "block_id", "block_id": "b1"}), "B", json!([])));
+        // C names no parent the backup knows: the folder decides.
+        write(
+            &root,
+            "row/c/page.json",
+            page(&c, json!({"type": "page_id", "page_id": "9".repeat(32)}), "C", json!([])),
+        );
+        std::fs::write(root.join("README.md"), "x").unwrap();
+        let repos = super::super::source::open(&root, None, chrono_tz::UTC).unwrap();
+        let bk = Backup::read(&repos);
+        let n = |id: &str| bk.by_id[id];
+        assert_eq!(bk.nodes[n(&row)].parent, Some(n(&db)));
+        assert_eq!(bk.nodes[n(&b)].parent, Some(n(&row)));
+        assert_eq!(bk.nodes[n(&c)].parent, Some(n(&row)));
+        // B (inside the toggle) comes before A; C, found by folder only, last.
+        assert_eq!(bk.nodes[n(&row)].children, vec![n(&b), n(&a), n(&c)]);
+        assert_eq!(bk.roots(), vec![n(&db)]);
+        assert_eq!(bk.find(&repos, "row/a/index.md"), Some(n(&a)));
+        assert_eq!(bk.find(&repos, "notes/row"), Some(n(&row)));
+        assert_eq!(bk.subtree(n(&row)).len(), 4);
+    }
+}

@@ -59,8 +59,8 @@ pub struct RestoreOptions {
     pub dry_run: bool,
 }
 
+/// The restore cannot run: the summary says why (printed once, not also logged).
 fn fatal(mut report: RestoreReport, msg: String) -> RestoreReport {
-    tracing::error!("{msg}");
     report.fatal = Some(msg);
     report
 }

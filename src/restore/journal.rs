@@ -146,7 +146,8 @@ impl Journal {
         let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io("create a temporary file for"))?;
         {
             let mut w = std::io::BufWriter::with_capacity(64 * 1024, tmp.as_file_mut());
-            serde_json::to_writer_pretty(&mut w, self).map_err(|e| io("write")(std::io::Error::other(e)))?;
+            // Compact: it is rewritten twice per write request.
+            serde_json::to_writer(&mut w, self).map_err(|e| io("write")(std::io::Error::other(e)))?;
             w.write_all(b"\n").map_err(io("write"))?;
             w.flush().map_err(io("write"))?;
         }

@@ -340,7 +340,7 @@ impl<'a> Converter<'a> {
         if size > limit {
             let shown = name.unwrap_or_else(|| path.rsplit('/').next().unwrap_or("file")).to_string();
             self.errors.push(format!(
-                "the file {shown:?} ({}) is larger than the target workspace's upload limit ({}), so it was not uploaded: upgrade the Notion plan (larger uploads need a paid plan) and run restore again, or add it by hand from the backup ({}/{path})",
+                "the file {shown:?} ({}) is larger than the target workspace's upload limit ({}), so it was not uploaded (a line on the page says so): add it by hand from the backup ({}/{path}), or upgrade the Notion plan and restore this page again with --only into another page",
                 human_bytes(size),
                 human_bytes(limit),
                 self.repo

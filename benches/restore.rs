@@ -73,11 +73,11 @@ fn run(program: &Path, dir: &Path, from: &Path, dry: bool) -> (Option<i32>, Dura
         .arg("--env")
         .arg(dir.join(".env"))
         .arg("-q");
+    c.arg("restore");
     if dry {
         c.arg("--dry-run");
     }
     let out = c
-        .arg("restore")
         .arg("--from")
         .arg(from)
         .arg("--to")

@@ -41,14 +41,38 @@ const methods = {
   "blocks.children.list": (a) => notion.blocks.children.list(a),
   "comments.list": (a) => notion.comments.list(a),
   "views.list": (a) => notion.views.list(a),
+  // The write endpoints restore uses (tests/sdk_write_conformance.rs).
+  "pages.create": (a) => notion.pages.create(a),
+  "pages.update": (a) => notion.pages.update(a),
+  "blocks.children.append": (a) => notion.blocks.children.append(a),
+  "databases.create": (a) => notion.databases.create(a),
+  "dataSources.create": (a) => notion.dataSources.create(a),
+  "dataSources.update": (a) => notion.dataSources.update(a),
+  "fileUploads.create": (a) => notion.fileUploads.create(a),
+  // `file.text` (the bytes, as text) becomes the Blob the SDK sends as multipart/form-data.
+  "fileUploads.send": (a) =>
+    notion.fileUploads.send({ ...a, file: { filename: a.file.filename, data: new Blob([a.file.text], { type: a.file.type }) } }),
+  "fileUploads.complete": (a) => notion.fileUploads.complete(a),
+  "comments.create": (a) => notion.comments.create(a),
 };
+
+// `"$N.id"` in a step's arguments: the id step N answered with (ids made by earlier writes).
+function withIds(v) {
+  if (typeof v === "string") {
+    const m = /^\$(\d+)\.id$/.exec(v);
+    return m ? out[Number(m[1])].id : v;
+  }
+  if (Array.isArray(v)) return v.map(withIds);
+  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, withIds(x)]));
+  return v;
+}
 
 const out = [];
 let failed = false;
 for (const step of plan.calls) {
   const fn = methods[step.call];
   if (!fn) throw new Error(`unknown call ${step.call}`);
-  const args = step.args ?? {};
+  const args = withIds(step.args ?? {});
   const record = { call: step.call };
   try {
     if (step.paginate) {

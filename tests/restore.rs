@@ -559,3 +559,35 @@ async fn files_over_20_mb_go_up_in_parts_and_arrive_whole() {
     client.upload_file("a.txt", "text/plain", b"hello").await.unwrap();
     assert_eq!((fake.stats().kind("file_uploads.send"), fake.stats().kind("file_uploads.complete")), (1, 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn comments_come_back_with_their_author_and_time_in_the_text() {
+    let mut w = World::new();
+    w.insert_user(person(restore_world::ALICE, "Alice Archer", "alice@example.com"));
+    let db = add_database(&mut w, "Notes", 1);
+    w.set_children(&db.rows[0], vec![paragraph("discussed")]);
+    let mut c = comment(&db.rows[0], "looks good", restore_world::ALICE);
+    c["display_name"]["resolved_name"] = json!("Alice Archer");
+    w.add_comment(&db.rows[0], c);
+    let src = FakeNotion::start(w).await;
+    let sdir = tempfile::tempdir().unwrap();
+    let cfg = Settings::new(&src).db(&db.database_id, "notes").set("BACKUP_COMMENTS", "1").config(sdir.path());
+    assert_eq!(run_with(cfg, Interrupt::default()).await.0, ExitStatus::Success);
+
+    let dst = FakeNotion::start(target_world()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let report = restore_into(&dst, &sdir.path().join("backup"), dir.path()).await;
+    assert_eq!(report.exit_status(), ExitStatus::Success, "{}", report.summary_text());
+    let row = new_ids(dir.path())[&norm(&db.rows[0])].clone();
+    let texts: Vec<String> = dst.with_world(|w| w.comments[&row].iter().map(|c| plain(&c["rich_text"])).collect());
+    assert_eq!(texts.len(), 1, "{texts:?}");
+    assert!(
+        texts[0].starts_with("Alice Archer, 2026-01-01T00:00:00.000Z: ") && texts[0].ends_with("looks good"),
+        "{texts:?}"
+    );
+    let rep = report.nodes.iter().find(|n| n.path == "notes/row-0").unwrap();
+    assert!(rep.losses.iter().any(|l| l.contains("comment authors")), "{:?}", rep.losses);
+    // Run again: no second copy of the comment.
+    assert_eq!(restore_into(&dst, &sdir.path().join("backup"), dir.path()).await.exit_status(), ExitStatus::Success);
+    assert_eq!(dst.with_world(|w| w.comments[&row].len()), 1);
+}

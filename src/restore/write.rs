@@ -1328,10 +1328,16 @@ impl<'a> Restorer<'a> {
             let rt = {
                 let live = self.live(node.repo);
                 let mut c = Converter::new(&live, &self.repos[node.repo].name, &node.folder);
-                let author = cm["created_by"]["id"]
+                // The name Notion showed for the author, else the backup's name for the user.
+                let author = cm["display_name"]["resolved_name"]
                     .as_str()
-                    .and_then(|id| self.users.names.get(&ids::normalize(id)).cloned())
-                    .or_else(|| cm["display_name"]["resolved_name"].as_str().map(str::to_string))
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_string)
+                    .or_else(|| {
+                        cm["created_by"]["id"]
+                            .as_str()
+                            .and_then(|id| self.users.names.get(&ids::normalize(id)).cloned())
+                    })
                     .unwrap_or_else(|| "someone".into());
                 let when = cm["created_time"].as_str().unwrap_or("");
                 let mut rt = vec![

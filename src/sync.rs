@@ -12,6 +12,7 @@
 //!   one: an edit deep in a tree is found through search (sorted by last edit, stopping at the
 //!   previous run) without re-reading the pages above it.
 
+pub mod adopt;
 pub mod database;
 pub mod page;
 pub mod plan;

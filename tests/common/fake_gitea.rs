@@ -637,7 +637,9 @@ async fn get_contents(
     let Ok(meta) = git(&r.bare, &["ls-tree", "-z", "-l", &rev, "--", &path], None, &[]) else {
         return not_found();
     };
-    let Some(entry) = meta.split('\0').find(|e| !e.is_empty()) else { return not_found() };
+    let Some(entry) = meta.split('\0').find(|e| !e.is_empty()) else {
+        return not_found();
+    };
     let (m, _) = entry.split_once('\t').unwrap();
     let m: Vec<&str> = m.split_whitespace().collect();
     let entry_json = |p: &str, ty: &str, sha: &str, size: u64| {

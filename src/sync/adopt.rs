@@ -98,7 +98,7 @@ pub fn front_matter_id(index_md: &[u8]) -> Option<String> {
             return None;
         }
         if let Some(v) = line.strip_prefix("notion_id:") {
-            let v = v.trim().trim_matches(|c| c == '"' || c == '\'');
+            let v = v.trim().trim_matches(['"', '\'']);
             let id = ids::normalize(v);
             return (id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())).then_some(id);
         }

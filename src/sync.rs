@@ -22,6 +22,7 @@
 //!   many pages deletes none;
 //! - what the state records is in the repository, or it is backed up again.
 
+pub mod adopt;
 pub mod commit;
 pub mod control;
 pub mod discover;

@@ -65,7 +65,7 @@
 //! - Query `in_trash: true` returns only trashed rows; without it trashed rows are left out.
 //! - Under `2025-09-03`, pages/blocks/databases/data sources also carry `archived` and the
 //!   `meeting_notes` block is served as `transcription`.
-//! - Faults apply to `/v1` only, in this order: latency, `burst_429`, `burst_529`, rate limit,
+//! - Faults apply to `/v1` only, in this order: latency (plus seeded jitter), `burst_429`, `burst_529`, rate limit,
 //!   drop, 5xx; the malformed-JSON fault truncates an otherwise correct 200 body.
 //!   `malformed_json_paths` are prefixes of the path after `/v1` (e.g. `"/blocks/"`).
 //! - With `world.record_requests`, every `/v1` request that passed the faults is kept as a
@@ -214,6 +214,8 @@ pub struct Faults {
     pub malformed_json_paths: Vec<String>,
     /// Added to every `/v1` request.
     pub latency: Duration,
+    /// Up to this much more latency per `/v1` request, drawn uniformly from the world's seed.
+    pub latency_jitter: Duration,
     /// Search that lags, omits, or answers empty (see the module header).
     pub search: SearchFaults,
 }
@@ -249,6 +251,7 @@ impl Default for Faults {
             burst_529: 0,
             malformed_json_paths: Vec::new(),
             latency: Duration::ZERO,
+            latency_jitter: Duration::ZERO,
             search: SearchFaults::default(),
         }
     }
@@ -603,6 +606,9 @@ pub struct Stats {
     pub file_denied: usize,
     /// Arrival time of every `/v1` request.
     pub timestamps: Vec<Instant>,
+    /// When each `/v1` request got past the rate limit (after its latency): the requests Notion
+    /// answered, as opposed to the 429s.
+    pub answered: Vec<Instant>,
 }
 
 impl Stats {
@@ -970,7 +976,9 @@ async fn handle(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) 
         inner.stats.requests += 1;
         *inner.stats.by_kind.entry(kind.to_string()).or_default() += 1;
         inner.stats.timestamps.push(Instant::now());
-        inner.world.faults.latency
+        let jitter = inner.world.faults.latency_jitter;
+        let extra = if jitter.is_zero() { Duration::ZERO } else { jitter.mul_f64(inner.rng.random::<f64>()) };
+        inner.world.faults.latency + extra
     };
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
@@ -994,6 +1002,7 @@ async fn handle(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) 
         if !take_token(inner) {
             return rate_limited(inner);
         }
+        inner.stats.answered.push(Instant::now());
         let drop_rate = inner.world.faults.drop_rate;
         let dropped = drop_rate > 0.0 && inner.rng.random::<f64>() < drop_rate;
         if dropped {

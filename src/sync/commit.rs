@@ -99,8 +99,10 @@ pub(crate) struct Committer {
     rerenders: Vec<PendingRerender>,
     indexes: Vec<IndexNode>,
     workspace_roots: Option<Vec<(String, String, String)>>,
-    /// Paths to delete in a node's own commit (files a notion-gitea-backup.py backup left for it).
-    pub extra_deletes: BTreeMap<String, Vec<String>>,
+    /// Folders of an earlier backup this run has no record of (notion-gitea-backup.py's, or one
+    /// whose state lost its folder records), by the page their `index.md` names: that page's commit
+    /// takes them over.
+    pub earlier: BTreeMap<String, String>,
     /// Ids whose task this committer already asked for (so a follow-up is scheduled once).
     asked: HashSet<String>,
     /// Nodes handled so far (for progress lines).
@@ -125,7 +127,7 @@ impl Committer {
             rerenders: Vec::new(),
             indexes: Vec::new(),
             workspace_roots: None,
-            extra_deletes: BTreeMap::new(),
+            earlier: BTreeMap::new(),
             asked: HashSet::new(),
             done: 0,
         }
@@ -325,8 +327,14 @@ impl Committer {
             self.report.failed.push(PageFailure { title: shown_owned(t), id: String::new(), reason: reason.clone() });
         }
         self.report.commits.extend(out.commits.iter().cloned());
-        if self.extra_deletes.contains_key(&id) {
-            self.report.taken_over_pages += 1;
+        // Taken over from an earlier backup: the files of it this commit removed or replaced.
+        let legacy = engine.record(&id).is_some_and(|r| r.is_legacy());
+        if (legacy || self.earlier.values().any(|e| *e == id)) && prep.kind == TaskKind::Page {
+            let n = out.plan.deleted.len() + out.plan.changed.len();
+            if n > 0 {
+                self.report.adopted_pages += 1;
+                self.report.adopted_files += n;
+            }
         }
         if changed {
             self.report.files_committed += out.plan.added.len() + out.plan.changed.len();
@@ -473,13 +481,35 @@ impl Committer {
                 }
             }
         }
-        if let Some(extra) = self.extra_deletes.get(id) {
-            out.extend(extra.iter().cloned());
+        for (f, owner) in &self.earlier {
+            if owner == id && f != folder {
+                out.extend(self.files_of_earlier_folder(f));
+            }
         }
         let engine = &self.engine;
         out.into_iter()
             .filter(|p| !new_paths.contains(p.as_str()))
             .filter(|p| !plan::owned_by_other(p, id, |f| engine.claimant(self.repo, f)))
+            .collect()
+    }
+
+    /// The files of an earlier backup's page folder `f`: everything below it except what lies in a
+    /// deeper folder holding its own `index.md` (another page's).
+    fn files_of_earlier_folder(&self, f: &str) -> Vec<String> {
+        let all = self.sink.files_under(f);
+        let pages: HashSet<&str> = all.iter().filter_map(|p| p.strip_suffix("/index.md")).collect();
+        all.iter()
+            .filter(|p| {
+                let mut dir = p.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+                while dir.len() > f.len() {
+                    if pages.contains(dir) {
+                        return false;
+                    }
+                    dir = dir.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+                }
+                true
+            })
+            .cloned()
             .collect()
     }
 

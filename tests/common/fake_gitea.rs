@@ -105,6 +105,7 @@ impl FakeGitea {
             .route("/api/v1/repos/{owner}/{repo}", get(repo_info))
             .route("/api/v1/repos/{owner}/{repo}/branches/{*branch}", get(branch))
             .route("/api/v1/repos/{owner}/{repo}/git/trees/{sha}", get(tree))
+            .route("/api/v1/repos/{owner}/{repo}/git/blobs/{sha}", get(blob))
             .route("/api/v1/repos/{owner}/{repo}/contents", post(change_files))
             .route("/api/v1/repos/{owner}/{repo}/contents/{*filepath}", single_file_routes())
             .layer(middleware::from_fn_with_state(state.clone(), gate))
@@ -380,6 +381,22 @@ async fn branch(State(app): State<App>, UrlPath((owner, repo, branch)): UrlPath<
         .into_response(),
         Err(_) => err(StatusCode::NOT_FOUND, format!("branch does not exist [name: {branch}]")),
     }
+}
+
+/// `GET /repos/{o}/{r}/git/blobs/{sha}`: Gitea's GitBlobResponse (content base64-encoded); 400
+/// for an id that is not a blob of the repository, as Gitea answers.
+async fn blob(State(app): State<App>, UrlPath((owner, repo, sha)): UrlPath<(String, String, String)>) -> Response {
+    let s = app.lock().unwrap();
+    let Some(r) = s.repos.get(&key(&owner, &repo)) else {
+        return err(StatusCode::NOT_FOUND, "The target couldn't be found.");
+    };
+    let is_blob = git(&r.bare, &["cat-file", "-t", &sha], None, &[]).is_ok_and(|t| t.trim() == "blob");
+    if !is_blob || sha.len() != 40 {
+        return err(StatusCode::BAD_REQUEST, format!("object does not exist [id: {sha}, rel_path: ]"));
+    }
+    let bytes = git_bytes(&r.bare, &["cat-file", "blob", &sha], None, &[]).unwrap();
+    let content = base64::engine::general_purpose::STANDARD.encode(&bytes);
+    Json(json!({"content": content, "encoding": "base64", "url": "", "sha": sha, "size": bytes.len()})).into_response()
 }
 
 async fn tree(

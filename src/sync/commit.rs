@@ -96,6 +96,8 @@ pub(crate) struct Committer {
     pub report: DatabaseReport,
     saver: Arc<Mutex<StateSaver>>,
     removals: Vec<Removal>,
+    /// Nodes that left the backup this run: no longer rows of any index.
+    removed: HashSet<String>,
     rerenders: Vec<PendingRerender>,
     indexes: Vec<IndexNode>,
     workspace_roots: Option<Vec<(String, String, String)>>,
@@ -124,6 +126,7 @@ impl Committer {
             report,
             saver,
             removals: Vec::new(),
+            removed: HashSet::new(),
             rerenders: Vec::new(),
             indexes: Vec::new(),
             workspace_roots: None,
@@ -359,7 +362,11 @@ impl Committer {
         }
 
         // The record: what is in the repository now.
-        let kept_children = self.kept_children(&prep.absent);
+        let kept_children: Vec<ChildRef> = self
+            .kept_children(&prep.absent)
+            .into_iter()
+            .filter(|k| !prep.children.iter().any(|c| c.id == k.id))
+            .collect();
         if !self.dry_run() {
             let mut st = engine.state.write().expect("state lock");
             let mut files: BTreeMap<String, String> = out.blob_ids.clone();
@@ -542,10 +549,12 @@ impl Committer {
     /// Act on Notion's word about recorded children a node no longer shows.
     fn absent(&mut self, task: &Task, absent: &[Absent]) -> FollowUps {
         let mut follow = Vec::new();
+        let mut alive = Vec::new();
         for a in absent {
             match &a.evidence {
                 Evidence::Alive => {
                     tracing::debug!(page = %shown(&a.title), "not listed this time, but Notion says it is still there: kept");
+                    alive.push(shown(&a.title).to_string());
                 }
                 Evidence::Trashed => self.gone(&a.id, &a.title, Evidence::Trashed),
                 Evidence::NotFound => {
@@ -577,6 +586,20 @@ impl Committer {
                     }
                 }
             }
+        }
+        if !alive.is_empty() && task.kind != TaskKind::Workspace {
+            let n = alive.len();
+            let some: Vec<&str> = alive.iter().take(5).map(String::as_str).collect();
+            let msg = format!(
+                "{}: {n} recorded {} not in the listing this time although Notion says {} still there ({}{}): kept as backed up",
+                shown(&task.title),
+                if n == 1 { "page was" } else { "pages were" },
+                if n == 1 { "it is" } else { "they are" },
+                some.join(", "),
+                if n > 5 { ", ..." } else { "" }
+            );
+            tracing::warn!("{msg}");
+            self.report.warnings.push(msg);
         }
         follow
     }
@@ -680,6 +703,7 @@ impl Committer {
             Ok(out) => {
                 self.report.commits.extend(out.commits.iter().cloned());
                 self.report.deleted.push(shown(&r.title).to_string());
+                self.removed.extend(below.iter().cloned().chain([r.id.clone()]));
                 tracing::info!(page = %shown(&r.title), "removed: {}", r.why);
                 if self.dry_run() && !out.plan.is_empty() {
                     self.plan_commit(&format!("remove {}", shown(&r.title)), &out.plan);
@@ -759,7 +783,9 @@ impl Committer {
             let f = n.source.folders.get(rid).cloned().unwrap_or_default();
             f.strip_prefix(&format!("{}/", n.folder)).map(str::to_string).unwrap_or(f)
         };
-        let rows: Vec<(String, String)> = n.source.rows.iter().map(|p| (ids::normalize(&p.id), p.title())).collect();
+        let kept: Vec<&crate::notion::model::Page> =
+            n.source.rows.iter().filter(|p| !self.removed.contains(&ids::normalize(&p.id))).collect();
+        let rows: Vec<(String, String)> = kept.iter().map(|p| (ids::normalize(&p.id), p.title())).collect();
         let links = engine.links(self.repo);
         let titles = engine.titles.read().expect("titles lock");
         let prefix = plan::prefix_to_root(&n.folder);
@@ -792,9 +818,7 @@ impl Committer {
                 })
                 .collect()
         };
-        let row_views: Vec<markdown::database::Row> = n
-            .source
-            .rows
+        let row_views: Vec<markdown::database::Row> = kept
             .iter()
             .zip(rows.iter())
             .zip(media.iter())

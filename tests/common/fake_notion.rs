@@ -68,6 +68,9 @@
 //! - Faults apply to `/v1` only, in this order: latency (plus seeded jitter), `burst_429`, `burst_529`, rate limit,
 //!   drop, 5xx; the malformed-JSON fault truncates an otherwise correct 200 body.
 //!   `malformed_json_paths` are prefixes of the path after `/v1` (e.g. `"/blocks/"`).
+//! - `bad_answers` replace the body of a `200` (matching method and path prefix after `/v1`) a
+//!   number of times: the valid-but-wrong answers of a bad night (an empty listing, `{}`, `has_more`
+//!   with a null cursor, a database with no data sources).
 //! - With `world.record_requests`, every `/v1` request that passed the faults is kept as a
 //!   [`SeenRequest`] (method, raw path and query, body, headers): [`FakeNotion::requests`].
 //! - A bench binary can include both files with `#[path = "../tests/common/mod.rs"] mod common;`
@@ -218,6 +221,22 @@ pub struct Faults {
     pub latency_jitter: Duration,
     /// Search that lags, omits, or answers empty (see the module header).
     pub search: SearchFaults,
+    /// A night where Notion answers badly: a `200` whose body is replaced (an empty list, `{}`, a
+    /// list saying `has_more` with no cursor, a database with no data sources), for requests
+    /// matching method and path prefix.
+    pub bad_answers: Vec<BadAnswer>,
+}
+
+/// One kind of bad `200` answer (see [`Faults::bad_answers`]).
+#[derive(Clone, Debug)]
+pub struct BadAnswer {
+    pub method: &'static str,
+    /// Prefix of the path after `/v1`, e.g. `"/data_sources/"`.
+    pub path_prefix: String,
+    /// The body served instead of the real answer.
+    pub body: Value,
+    /// How many matching requests get it (`u32::MAX`: all).
+    pub times: u32,
 }
 
 /// How long an edit takes to reach search.
@@ -253,6 +272,7 @@ impl Default for Faults {
             latency: Duration::ZERO,
             latency_jitter: Duration::ZERO,
             search: SearchFaults::default(),
+            bad_answers: Vec::new(),
         }
     }
 }
@@ -1093,6 +1113,16 @@ async fn handle(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) 
                 if obj.get("object").and_then(Value::as_str) == Some("list") {
                     obj.insert("request_id".into(), json!(request_id(&mut inner.rng)));
                 }
+            }
+            let bad = inner
+                .world
+                .faults
+                .bad_answers
+                .iter_mut()
+                .find(|b| b.times > 0 && b.method == method.as_str() && rel.starts_with(b.path_prefix.as_str()));
+            if let Some(b) = bad {
+                b.times = b.times.saturating_sub(1);
+                v = b.body.clone();
             }
             let mut bytes = serde_json::to_vec(&v).unwrap();
             if inner.world.faults.malformed_json_paths.iter().any(|p| rel.starts_with(p.as_str())) {

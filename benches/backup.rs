@@ -10,7 +10,10 @@
 //!
 //! Run: `cargo bench --bench backup -- --sizes 50,500,5000 --scale 20`
 //! (or `BENCH_SIZES=50,500 BENCH_SCALE=20 cargo bench --bench backup`). Other options:
-//! `--latency-ms 150`, `--burst 5`, `--gitea`, `--page-concurrency N`, `--seed N`,
+//! `--databases N` (the pages spread over N databases, each backed up into its own repository),
+//! `--latency-ms 150`, `--jitter-ms 0` (up to this much more latency per request, seeded),
+//! `--rate-csv PATH` (requests arrived and answered per second of every run, as CSV),
+//! `--burst 5`, `--gitea`, `--page-concurrency N`, `--seed N`,
 //! `--child-env KEY=VALUE` (repeatable; extra environment for the tool), `--wrap 'heaptrack -o /tmp/h'`
 //! (run the tool under a profiler; RSS and CPU figures then include the wrapper), `--wrap-runs
 //! no-change,1%` (only those runs are wrapped).
@@ -41,6 +44,12 @@ struct Args {
     /// One scale per size (a single value applies to every size).
     scales: Vec<f64>,
     latency_ms: f64,
+    /// Up to this much more latency per request (uniform, from the seed).
+    jitter_ms: f64,
+    /// Databases the pages are spread over, each with its own repository.
+    databases: usize,
+    /// Where to write requests per second of every run.
+    rate_csv: Option<PathBuf>,
     burst: u32,
     gitea: bool,
     page_concurrency: Option<usize>,
@@ -58,6 +67,9 @@ fn parse_args() -> Args {
         sizes: vec![50, 500, 5000],
         scales: vec![1.0, 10.0, 25.0],
         latency_ms: 150.0,
+        jitter_ms: 0.0,
+        databases: 1,
+        rate_csv: None,
         burst: 5,
         gitea: false,
         page_concurrency: None,
@@ -85,6 +97,9 @@ fn parse_args() -> Args {
             "--sizes" => a.sizes = sizes(&val("--sizes")),
             "--scale" => a.scales = scales(&val("--scale")),
             "--latency-ms" => a.latency_ms = val("--latency-ms").parse().expect("--latency-ms: a number"),
+            "--jitter-ms" => a.jitter_ms = val("--jitter-ms").parse().expect("--jitter-ms: a number"),
+            "--databases" => a.databases = val("--databases").parse().expect("--databases: a number"),
+            "--rate-csv" => a.rate_csv = Some(PathBuf::from(val("--rate-csv"))),
             "--burst" => a.burst = val("--burst").parse().expect("--burst: a number"),
             "--page-concurrency" => a.page_concurrency = Some(val("--page-concurrency").parse().expect("a number")),
             "--seed" => a.seed = val("--seed").parse().expect("--seed: a number"),
@@ -106,6 +121,7 @@ fn parse_args() -> Args {
         a.sizes.len()
     );
     assert!(a.scales.iter().all(|s| *s > 0.0 && *s <= 300.0), "--scale must be in (0, 300]");
+    assert!(a.databases >= 1, "--databases must be at least 1");
     a
 }
 
@@ -140,6 +156,10 @@ struct Row {
     /// Time within the span when the tool left request slots unused: the sum over gaps between
     /// consecutive arrivals of whatever exceeds one slot (1 / rate).
     idle: Duration,
+    /// Requests answered (past the rate limit) within the span.
+    answered: usize,
+    /// Gitea requests per repository (fake Gitea only), in repository order.
+    gitea_requests: Vec<(String, usize)>,
 }
 
 impl Row {
@@ -153,6 +173,40 @@ impl Row {
     fn real_wall(&self) -> f64 {
         self.wall.as_secs_f64() * self.scale
     }
+    /// Rate use from the first request to the last: answered / (rate x span), as issue 15
+    /// defines it (the burst can carry a short run over 100%).
+    fn span_utilisation(&self) -> f64 {
+        self.answered as f64 / (self.rate() * self.span.as_secs_f64()).max(1e-9)
+    }
+}
+
+/// Requests arrived and answered in each second of a run (from the tool's start).
+fn per_second(started: Instant, wall: Duration, arrived: &[Instant], answered: &[Instant]) -> Vec<(usize, usize)> {
+    let secs = wall.as_secs_f64().ceil().max(1.0) as usize;
+    let mut out = vec![(0usize, 0usize); secs];
+    let slot = |t: &Instant| (t.saturating_duration_since(started).as_secs_f64() as usize).min(secs - 1);
+    for t in arrived {
+        out[slot(t)].0 += 1;
+    }
+    for t in answered {
+        out[slot(t)].1 += 1;
+    }
+    out
+}
+
+/// Rate use per second as a sparkline (at most 100 characters; each then stands for several
+/// seconds): `█` is the full budget, a space a second with no request answered.
+fn sparkline(seconds: &[(usize, usize)], rate: f64) -> (String, usize) {
+    const BARS: [char; 9] = [' ', '▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let width = seconds.len().div_ceil(100).max(1);
+    let line = seconds
+        .chunks(width)
+        .map(|c| {
+            let use_ = c.iter().map(|s| s.1).sum::<usize>() as f64 / (rate * c.len() as f64);
+            BARS[((use_.clamp(0.0, 1.0) * 8.0).round()) as usize]
+        })
+        .collect();
+    (line, width)
 }
 
 /// `Notion API: N requests, M rate-limited` and `..., X downloaded, ...` of the summary.
@@ -195,17 +249,25 @@ impl Bench<'_> {
         let t0 = Instant::now();
         let mut world = World::new();
         world.seed = args.seed;
-        let ws = workspace::build(&mut world, size, args.seed);
+        let ws = workspace::build(&mut world, size, args.databases, args.seed);
         let min_full = workspace::min_requests_full(&world, &ws);
         world.faults.rate_limit = Some(RateLimit { per_second: rate, burst: args.burst });
         world.faults.latency = Duration::from_secs_f64(args.latency_ms / 1000.0 / scale);
+        world.faults.latency_jitter = Duration::from_secs_f64(args.jitter_ms / 1000.0 / scale);
+        let repos: Vec<String> = if args.databases == 1 {
+            vec!["notes".to_string()]
+        } else {
+            (1..=args.databases).map(|k| format!("notes-{k}")).collect()
+        };
         // Signed file URLs keep Notion's 1 h lifetime: the tool renews a URL 30 s (unscaled)
         // before it expires, so a scaled lifetime would add renewals that real runs never make.
         println!(
-            "\n== {size} pages at scale {scale} ({rate} req/s, burst {}, {:.1} ms latency): {} blocks, {} images, {} PDFs, {:.1} MiB of media; minimum {min_full} Notion requests \
+            "\n== {size} pages in {} database(s) at scale {scale} ({rate} req/s, burst {}, {:.1} ms latency + up to {:.1} ms jitter): {} blocks, {} images, {} PDFs, {:.1} MiB of media; minimum {min_full} Notion requests \
              (generated in {:.1}s)",
+            args.databases,
             args.burst,
             args.latency_ms / scale,
+            args.jitter_ms / scale,
             ws.blocks,
             ws.images,
             ws.pdfs,
@@ -215,7 +277,9 @@ impl Bench<'_> {
         let fake = self.rt.block_on(FakeNotion::start(world));
         let gitea = args.gitea.then(|| {
             let g = self.rt.block_on(FakeGitea::start());
-            g.add_repo(fake_gitea::USER, "notes");
+            for r in &repos {
+                g.add_repo(fake_gitea::USER, r);
+            }
             g
         });
         let dir = tempfile::Builder::new().prefix("ngb-bench-").tempdir().expect("temp dir");
@@ -224,8 +288,10 @@ impl Bench<'_> {
         let _ = writeln!(env, "NOTION_TOKEN={DEFAULT_TOKEN}");
         let _ = writeln!(env, "NOTION_API_URL={}", fake.base_url());
         let _ = writeln!(env, "NOTION_RATE_LIMIT={rate}");
-        let _ = writeln!(env, "DB1_NOTION_ID={}", ws.database_id);
-        let _ = writeln!(env, "DB1_GIT_REPO=notes");
+        for (k, (db, repo)) in ws.databases.iter().zip(&repos).enumerate() {
+            let _ = writeln!(env, "DB{}_NOTION_ID={}", k + 1, db.id);
+            let _ = writeln!(env, "DB{}_GIT_REPO={repo}", k + 1);
+        }
         let _ = writeln!(env, "BACKUP_DIR=backup");
         let _ = writeln!(env, "STATE_FILE=state.json");
         if let Some(n) = args.page_concurrency {
@@ -237,10 +303,32 @@ impl Bench<'_> {
             let _ = writeln!(env, "GIT_OWNER={}", fake_gitea::USER);
         }
         std::fs::write(&env_file, env).expect("write .env");
-        let repo = dir.path().join("backup/notes");
-        let commits = || match &gitea {
-            Some(g) => g.commit_count(fake_gitea::USER, "notes", "main"),
-            None => git_commits(&repo),
+        let commits = || -> usize {
+            repos
+                .iter()
+                .map(|r| match &gitea {
+                    Some(g) => g.commit_count(fake_gitea::USER, r, "main"),
+                    None => git_commits(&dir.path().join("backup").join(r)),
+                })
+                .sum()
+        };
+        let gitea_log_len = || gitea.as_ref().map(|g| g.requests().len()).unwrap_or(0);
+        let gitea_per_repo = |from: usize| -> Vec<(String, usize)> {
+            let Some(g) = &gitea else { return Vec::new() };
+            let log = g.requests();
+            repos
+                .iter()
+                .map(|r| {
+                    let prefix = format!("/api/v1/repos/{}/{r}", fake_gitea::USER);
+                    let n = log[from.min(log.len())..]
+                        .iter()
+                        .filter(|(_, p)| {
+                            p == &prefix || p.starts_with(&format!("{prefix}/")) || p.starts_with(&format!("{prefix}?"))
+                        })
+                        .count();
+                    (r.clone(), n)
+                })
+                .collect()
         };
 
         let run = |label: &'static str, min_requests: usize| -> Row {
@@ -249,6 +337,7 @@ impl Bench<'_> {
             std::thread::sleep(Duration::from_secs_f64(args.burst as f64 / rate + 0.05));
             fake.reset_stats();
             let before = commits();
+            let gitea_from = gitea_log_len();
             let wrapped = args.wrap_runs.is_empty() || args.wrap_runs.iter().any(|r| r == label);
             let wrap: &[String] = if wrapped { &args.wrap } else { &[] };
             let m = measure::run_tool(wrap, &self.program, &env_file, dir.path(), &args.child_env);
@@ -269,6 +358,11 @@ impl Bench<'_> {
             };
             let slot = Duration::from_secs_f64(1.0 / rate);
             let idle = ts.windows(2).map(|w| w[1].duration_since(w[0]).saturating_sub(slot)).sum();
+            let seconds = per_second(m.started, m.wall, &stats.timestamps, &stats.answered);
+            if let Some(path) = &args.rate_csv {
+                write_rate_csv(path, size, label, scale, rate, &seconds);
+            }
+            let (spark, spark_width) = sparkline(&seconds, rate);
             let row = Row {
                 size,
                 scale,
@@ -289,10 +383,12 @@ impl Bench<'_> {
                 span,
                 tail,
                 idle,
+                answered: stats.answered.len(),
+                gitea_requests: gitea_per_repo(gitea_from),
             };
             println!(
                 "   {label:<9} wall {:>7.1}s (real {:>8.0}s)  requests {:>6} (min {min_requests}, tool {})  429s {}  \
-                 util {:>5.1}%  commits {}  files {} ({})  RSS {:.1} MB  CPU {:.1}s (+git {:.1}s)  \
+                 util {:>5.1}% (first to last request {:>5.1}%)  commits {}  files {} ({})  RSS {:.1} MB  CPU {:.1}s (+git {:.1}s)  \
                  [startup {:.2}s, requests {:.1}s (idle {:.2}s), tail {:.2}s]  by kind {:?}",
                 row.wall.as_secs_f64(),
                 row.real_wall(),
@@ -300,6 +396,7 @@ impl Bench<'_> {
                 client_requests.map(|n| n.to_string()).unwrap_or("?".into()),
                 row.rate_limited,
                 100.0 * row.utilisation(),
+                100.0 * row.span_utilisation(),
                 row.commits,
                 row.files_downloaded,
                 row.downloaded,
@@ -312,27 +409,34 @@ impl Bench<'_> {
                 row.tail.as_secs_f64(),
                 stats.by_kind,
             );
+            println!("             rate use per {spark_width} s: |{spark}|");
+            if !row.gitea_requests.is_empty() {
+                let per: Vec<String> = row.gitea_requests.iter().map(|(r, n)| format!("{r} {n}")).collect();
+                println!("             Gitea requests per repository: {}", per.join(", "));
+            }
             row
         };
 
         let full = run("full", min_full);
-        let listing = workspace::listing_requests(size);
+        let listing = workspace::listing_requests(&ws);
         let none = run("no-change", listing);
         let n_edit = size.div_ceil(100).max(1);
         let edited = fake.with_world(|w| workspace::edit_pages(w, &ws, n_edit, 1));
         let min_edit =
             listing + fake.with_world(|w| edited.iter().map(|p| workspace::tree_requests(w, p, true)).sum::<usize>());
         let one = run("1%", min_edit);
+        let touched = ws.databases.iter().filter(|d| d.pages.iter().any(|p| edited.contains(p))).count();
 
-        let util = full.utilisation();
+        let util = full.span_utilisation();
         targets.push(Target {
-            name: format!("{size}: full backup uses >= 90% of the rate budget"),
-            pass: util >= 0.90,
+            name: format!("{size}: full backup uses >= 95% of the rate budget from the first request to the last"),
+            pass: util >= 0.95,
             detail: format!(
-                "{:.1}% ({} answered in {:.1}s at {rate}/s)",
+                "{:.1}% ({} answered in {:.1}s at {rate}/s; {:.1}% of the whole wall)",
                 100.0 * util,
-                full.requests - full.rate_limited,
-                full.wall.as_secs_f64()
+                full.answered,
+                full.span.as_secs_f64(),
+                100.0 * full.utilisation()
             ),
         });
         let allowed = (full.min_requests as f64 * 1.02).floor() as usize;
@@ -364,10 +468,22 @@ impl Bench<'_> {
             ),
         });
         targets.push(Target {
-            name: format!("{size}: 1% run makes one commit per changed page + the index"),
-            pass: one.commits == n_edit + 1,
-            detail: format!("{} commits for {n_edit} edited pages (expected {})", one.commits, n_edit + 1),
+            name: format!("{size}: 1% run makes one commit per changed page + the index of each repository touched"),
+            pass: one.commits == n_edit + touched,
+            detail: format!(
+                "{} commits for {n_edit} edited pages in {touched} repositories (expected {})",
+                one.commits,
+                n_edit + touched
+            ),
         });
+        if gitea.is_some() {
+            let worst = none.gitea_requests.iter().map(|(_, n)| *n).max().unwrap_or(0);
+            targets.push(Target {
+                name: format!("{size}: no-change run makes <= 2 Gitea requests per repository"),
+                pass: worst <= 2,
+                detail: none.gitea_requests.iter().map(|(r, n)| format!("{r}: {n}")).collect::<Vec<_>>().join(", "),
+            });
+        }
         if size >= 5000 {
             let mb = rows_peak(&[&full, &none, &one]);
             targets.push(Target {
@@ -403,6 +519,21 @@ impl Bench<'_> {
     }
 }
 
+/// Append `pages,run,scale,second,arrived,answered,capacity` rows (a header first in a new file).
+fn write_rate_csv(path: &Path, size: usize, run: &str, scale: f64, rate: f64, seconds: &[(usize, usize)]) {
+    use std::io::Write as _;
+    let new = !path.exists();
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).expect("open --rate-csv file");
+    let mut out = String::new();
+    if new {
+        out.push_str("pages,run,scale,second,arrived,answered,capacity\n");
+    }
+    for (i, (arrived, answered)) in seconds.iter().enumerate() {
+        let _ = writeln!(out, "{size},{run},{scale},{i},{arrived},{answered},{rate}");
+    }
+    f.write_all(out.as_bytes()).expect("write --rate-csv file");
+}
+
 fn rows_peak(rows: &[&Row]) -> f64 {
     rows.iter().map(|r| r.peak_rss_kb).max().unwrap_or(0) as f64 / 1024.0
 }
@@ -418,11 +549,14 @@ fn main() {
     let bench = Bench { args: &args, rt: &rt, program: PathBuf::from(env!("CARGO_BIN_EXE_notion-git-backup")) };
     println!(
         "notion-git-backup backup benchmark: sizes {:?}, scales {:?}: the fake allows {NOTION_RATE} x scale req/s \
-         (burst {}) with {} ms / scale latency, the tool runs with NOTION_RATE_LIMIT = {NOTION_RATE} x scale; sink: {}",
+         (burst {}) with {} ms (+ up to {} ms jitter) / scale latency, the tool runs with NOTION_RATE_LIMIT = {NOTION_RATE} x scale; \
+         {} database(s); sink: {}",
         args.sizes,
         args.scales,
         args.burst,
         args.latency_ms,
+        args.jitter_ms,
+        args.databases,
         if args.gitea { "fake Gitea" } else { "local git" }
     );
     let started = Instant::now();
@@ -434,13 +568,13 @@ fn main() {
 
     println!("\nWall (real) = measured wall x scale.\n");
     println!(
-        "| Pages | Run | Scale | Wall (measured) | Wall (real) | Notion requests | Minimum | 429s | Rate use | Commits | \
-         Downloaded | Peak RSS | CPU tool + git |"
+        "| Pages | Run | Scale | Wall (measured) | Wall (real) | Notion requests | Minimum | 429s | Rate use | \
+         First to last | Commits | Downloaded | Peak RSS | CPU tool + git | Gitea requests per repo |"
     );
-    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     for r in &rows {
         println!(
-            "| {} | {} | {} | {:.1} s | {} | {} | {} | {} | {:.0}% | {} | {} | {:.1} MB | {:.1} + {:.1} s |",
+            "| {} | {} | {} | {:.1} s | {} | {} | {} | {} | {:.0}% | {:.0}% | {} | {} | {:.1} MB | {:.1} + {:.1} s | {} |",
             r.size,
             r.run,
             r.scale,
@@ -450,11 +584,17 @@ fn main() {
             r.min_requests,
             r.rate_limited,
             100.0 * r.utilisation(),
+            100.0 * r.span_utilisation(),
             r.commits,
             r.downloaded,
             r.peak_rss_kb as f64 / 1024.0,
             r.cpu_tool,
             r.cpu_total - r.cpu_tool,
+            if r.gitea_requests.is_empty() {
+                "—".to_string()
+            } else {
+                r.gitea_requests.iter().map(|(_, n)| n.to_string()).collect::<Vec<_>>().join(" / ")
+            },
         );
     }
     println!("\nTargets:");

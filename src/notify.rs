@@ -56,9 +56,10 @@ pub struct DatabaseReport {
     pub verified: usize,
     /// files kept from the last backup because they could not be downloaded again
     pub kept_files: usize,
-    /// pages and files taken over from a notion-gitea-backup.py backup (moved into this tool's layout)
-    pub taken_over_pages: usize,
-    pub taken_over_files: usize,
+    /// pages and files taken over from a backup this tool did not record (notion-gitea-backup.py's,
+    /// or one whose state lost its folder records): moved into this tool's layout
+    pub adopted_pages: usize,
+    pub adopted_files: usize,
     /// the deletion guard stopped this run from removing pages (they were all kept)
     pub guard: Option<String>,
     /// dry run: the commits that would have been made

@@ -144,6 +144,10 @@ pub trait Sink: Send + Sync {
     /// Paths of all files currently in the tree under `dir` ("" = whole repository).
     fn files_under(&self, dir: &str) -> Vec<String>;
 
+    /// The bytes of the file at `path` in the current tree (`None` when there is none). Used
+    /// sparingly: to identify folders an earlier backup left (their `index.md`).
+    async fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, SinkError>;
+
     /// Git blob id of the file at `path` in the current tree, if there is one.
     fn blob_of(&self, path: &str) -> Option<String>;
 
@@ -185,6 +189,9 @@ impl Sink for Box<dyn Sink> {
     }
     fn files_under(&self, dir: &str) -> Vec<String> {
         (**self).files_under(dir)
+    }
+    async fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, SinkError> {
+        (**self).read_file(path).await
     }
     fn blob_of(&self, path: &str) -> Option<String> {
         (**self).blob_of(path)

@@ -22,6 +22,7 @@
 //!   many pages deletes none;
 //! - what the state records is in the repository, or it is backed up again.
 
+pub mod adopt;
 pub mod commit;
 pub mod control;
 pub mod discover;
@@ -181,7 +182,12 @@ async fn run_locked(
             Err(e) => {
                 let msg = format!("repository {}: {e}", t.repo);
                 tracing::error!(repository = %t.repo, "{msg}");
-                let dr = DatabaseReport { label: t.label.clone(), repo: t.repo.clone(), error: Some(msg), ..Default::default() };
+                let dr = DatabaseReport {
+                    label: t.label.clone(),
+                    repo: t.repo.clone(),
+                    error: Some(msg),
+                    ..Default::default()
+                };
                 failed_reports.push((ix, dr));
             }
         }
@@ -202,14 +208,28 @@ async fn run_locked(
         })
         .collect();
     let recent_needed = state.last_run_started.clone().filter(|_| discover::has_nested_pages(&state) && !cfg.full_sync);
-    let engine = Arc::new(Engine::new(cfg.clone(), notion.clone(), downloader, control.clone(), repos, state, staging, keep_raw));
+    let engine = Arc::new(Engine::new(
+        cfg.clone(),
+        notion.clone(),
+        downloader,
+        control.clone(),
+        repos,
+        state,
+        staging,
+        keep_raw,
+    ));
     let saver = Arc::new(Mutex::new(StateSaver::new(cfg.clone())));
     let mut committers = Vec::new();
+    let mut adoption = Vec::new();
     for (ix, sink) in opened {
         let t = &targets[ix];
         let mut dr = DatabaseReport { label: t.label.clone(), repo: t.repo.clone(), ..Default::default() };
         notice_destination(&engine, &t.repo, sink.as_ref(), &mut dr);
-        committers.push((ix, Committer::new(engine.clone(), ix, sink, dr, saver.clone())));
+        let earlier = discover::earlier_folders(&engine, ix, sink.as_ref()).await;
+        adoption.extend(discover::adoption_tasks(&engine, ix, &earlier));
+        let mut c = Committer::new(engine.clone(), ix, sink, dr, saver.clone());
+        c.earlier = earlier;
+        committers.push((ix, c));
     }
 
     // Edits below the rows since the last run (search; its misses are caught by VERIFY_DAYS).
@@ -217,7 +237,7 @@ async fn run_locked(
         Some(since) => discover::recently_edited(&engine, &since).await.map_err(|e| e.to_string())?,
         None => discover::Recent::default(),
     };
-    let mut initial = Vec::new();
+    let mut initial = adoption;
     let mut workspace = None;
     let mut covered: HashSet<String> = HashSet::new();
     {

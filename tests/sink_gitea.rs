@@ -515,3 +515,73 @@ async fn commit_messages_are_sanitised_and_parts_are_numbered_on_the_subject() {
         ]
     );
 }
+
+/// The fake's single-file contents API (what older scripts such as the seed write with) says no
+/// where Gitea does: create on an existing file, update without or with a wrong `sha`, update or
+/// delete of a missing file, and anything on a missing path answers 404.
+#[tokio::test]
+async fn fake_gitea_single_file_api_refuses_what_gitea_refuses() {
+    use base64::Engine as _;
+    let fake = FakeGitea::start().await;
+    fake.add_repo(OWNER, REPO);
+    let http = reqwest::Client::new();
+    let url = |p: &str| format!("{}/api/v1/repos/{OWNER}/{REPO}/contents/{p}", fake.base_url);
+    let auth = format!("token {TOKEN}");
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let send = |req: reqwest::RequestBuilder, body: serde_json::Value| {
+        let auth = auth.clone();
+        async move {
+            let r = req.header("Authorization", auth).json(&body).send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<serde_json::Value>().await.unwrap_or_default())
+        }
+    };
+    let get = |p: &str| {
+        let (u, auth) = (url(p), auth.clone());
+        let http = http.clone();
+        async move {
+            let r = http.get(u).header("Authorization", auth).send().await.unwrap();
+            (r.status().as_u16(), r.json::<serde_json::Value>().await.unwrap_or_default())
+        }
+    };
+
+    assert_eq!(get("a%20b/index.md").await.0, 404, "nothing there yet");
+    let (st, created) =
+        send(http.post(url("a%20b/index.md")), serde_json::json!({"content": b64("one"), "message": "m"})).await;
+    assert_eq!(st, 201, "{created}");
+    let sha = created["content"]["sha"].as_str().unwrap().to_string();
+    assert_eq!(
+        send(http.post(url("a%20b/index.md")), serde_json::json!({"content": b64("x"), "message": "m"})).await.0,
+        422
+    );
+    let (st, body) =
+        send(http.put(url("a%20b/index.md")), serde_json::json!({"content": b64("x"), "message": "m"})).await;
+    assert_eq!((st, body["message"].as_str()), (422, Some("[SHA]: Required")));
+    let wrong = serde_json::json!({"content": b64("x"), "sha": "0".repeat(40), "message": "m"});
+    assert_eq!(send(http.put(url("a%20b/index.md")), wrong).await.0, 422);
+    let missing = serde_json::json!({"sha": sha, "message": "m"});
+    assert_eq!(send(http.delete(url("a%20b/other.md")), missing).await.0, 404);
+
+    let (st, file) = get("a%20b/index.md").await;
+    assert_eq!(
+        (st, file["sha"].as_str(), file["content"].as_str()),
+        (200, Some(sha.as_str()), Some(b64("one").as_str()))
+    );
+    let (st, dir) = get("a%20b").await;
+    assert_eq!(st, 200);
+    assert_eq!(
+        dir.as_array().unwrap().iter().map(|e| e["path"].as_str().unwrap()).collect::<Vec<_>>(),
+        ["a b/index.md"]
+    );
+
+    let (st, updated) =
+        send(http.put(url("a%20b/index.md")), serde_json::json!({"content": b64("two"), "sha": sha, "message": "m"}))
+            .await;
+    assert_eq!(st, 200, "{updated}");
+    let new_sha = updated["content"]["sha"].as_str().unwrap().to_string();
+    let (st, deleted) =
+        send(http.delete(url("a%20b/index.md")), serde_json::json!({"sha": new_sha, "message": "m"})).await;
+    assert_eq!((st, &deleted["content"]), (200, &serde_json::Value::Null));
+    assert!(fake.files(OWNER, REPO, "main").is_empty());
+    assert_eq!(fake.commit_count(OWNER, REPO, "main"), 3, "one commit per request");
+}

@@ -1,5 +1,5 @@
-//! The generated workspace of the backup benchmark: one database whose pages look like real
-//! notes (properties, 10-40 blocks, lists and toggles nested 2-3 levels, tables, a hosted image
+//! The generated workspace of the backup benchmark: one or more databases whose pages look like
+//! real notes (properties, 10-40 blocks, lists and toggles nested 2-3 levels, tables, a hosted image
 //! on about a third of the pages, a PDF on a few), built deterministically from a seed into the
 //! fake Notion server's [`World`]; plus the minimum number of Notion requests a backup of it
 //! needs, computed from the same structure the fake serves. It builds data only: serving is the
@@ -12,9 +12,16 @@ use serde_json::{json, Value};
 use crate::common::fake_notion::{iso_ms, norm, parse_ms, World};
 use crate::common::fixtures::*;
 
+/// One generated database: its id and its pages.
+pub struct Database {
+    pub id: String,
+    pub pages: Vec<String>,
+}
+
 /// Ids and totals of a generated workspace.
 pub struct Workspace {
-    pub database_id: String,
+    pub databases: Vec<Database>,
+    /// Every page, in generation order.
     pub pages: Vec<String>,
     /// Blocks, nested ones included.
     pub blocks: usize,
@@ -217,27 +224,33 @@ fn pdf(rng: &mut StdRng, size: usize) -> Vec<u8> {
     v
 }
 
-/// Build a database of `pages` pages into `w`.
-pub fn build(w: &mut World, pages: usize, seed: u64) -> Workspace {
-    let database_id = w.next_id();
-    let data_source_id = w.next_id();
-    let title = "Team notes";
-    w.insert_database(database(&database_id, parent_workspace(), title, &[(&data_source_id, title)]));
+/// Build `pages` pages spread over `databases` databases (page `i` in database `i % databases`)
+/// into `w`. A page's content depends only on the seed and its number, so the same pages are
+/// generated whatever the number of databases.
+pub fn build(w: &mut World, pages: usize, databases: usize, seed: u64) -> Workspace {
     let opts = |names: &[&str]| json!({"options": names.iter().map(|n| json!({"name": n, "color": "default"})).collect::<Vec<_>>()});
-    w.insert_data_source(data_source(
-        &data_source_id,
-        &database_id,
-        title,
-        vec![
-            schema_entry("Name", "title", json!({})),
-            schema_entry("Status", "select", opts(STATUSES)),
-            schema_entry("Tags", "multi_select", opts(TAGS)),
-            schema_entry("Due", "date", json!({})),
-            schema_entry("Done", "checkbox", json!({})),
-        ],
-    ));
+    let mut dbs = Vec::new();
+    for k in 0..databases.max(1) {
+        let database_id = w.next_id();
+        let data_source_id = w.next_id();
+        let title = if databases <= 1 { "Team notes".to_string() } else { format!("Team notes {}", k + 1) };
+        w.insert_database(database(&database_id, parent_workspace(), &title, &[(&data_source_id, &title)]));
+        w.insert_data_source(data_source(
+            &data_source_id,
+            &database_id,
+            &title,
+            vec![
+                schema_entry("Name", "title", json!({})),
+                schema_entry("Status", "select", opts(STATUSES)),
+                schema_entry("Tags", "multi_select", opts(TAGS)),
+                schema_entry("Due", "date", json!({})),
+                schema_entry("Done", "checkbox", json!({})),
+            ],
+        ));
+        dbs.push((database_id, data_source_id));
+    }
     let mut ws = Workspace {
-        database_id: database_id.clone(),
+        databases: dbs.iter().map(|(id, _)| Database { id: id.clone(), pages: Vec::new() }).collect(),
         pages: Vec::with_capacity(pages),
         blocks: 0,
         images: 0,
@@ -264,7 +277,8 @@ pub fn build(w: &mut World, pages: usize, seed: u64) -> Workspace {
         ];
         let created = base + i as i64 * 60_000;
         let edited = created + rng.random_range(0..60 * 24 * 60) * 60_000;
-        let p = page(&id, parent_data_source(&data_source_id, &database_id), &title, props);
+        let (database_id, data_source_id) = &dbs[i % dbs.len()];
+        let p = page(&id, parent_data_source(data_source_id, database_id), &title, props);
         w.insert_page(with_times(p, &iso_ms(created), &iso_ms(edited)));
 
         let target = rng.random_range(10..41);
@@ -297,6 +311,7 @@ pub fn build(w: &mut World, pages: usize, seed: u64) -> Workspace {
         }
         ws.blocks += nodes.iter().map(Node::count).sum::<usize>();
         store(w, &id, nodes);
+        ws.databases[i % dbs.len()].pages.push(id.clone());
         ws.pages.push(id);
     }
     ws
@@ -317,15 +332,15 @@ pub fn tree_requests(w: &World, id: &str, is_page: bool) -> usize {
         .sum::<usize>()
 }
 
-/// The Notion requests a run needs just to learn what changed: the database, the query pages
-/// and the user list.
-pub fn listing_requests(pages: usize) -> usize {
-    1 + ceil_div(pages, 100).max(1) + 1
+/// The Notion requests a run needs just to learn what changed: per database its read and one
+/// query per 100 rows (at least one), and one user list for the run.
+pub fn listing_requests(ws: &Workspace) -> usize {
+    ws.databases.iter().map(|d| 1 + ceil_div(d.pages.len(), 100).max(1)).sum::<usize>() + 1
 }
 
 /// The fewest Notion requests a full backup of the workspace can make.
 pub fn min_requests_full(w: &World, ws: &Workspace) -> usize {
-    listing_requests(ws.pages.len()) + ws.pages.iter().map(|p| tree_requests(w, p, true)).sum::<usize>()
+    listing_requests(ws) + ws.pages.iter().map(|p| tree_requests(w, p, true)).sum::<usize>()
 }
 
 /// Edit `n` pages spread over the workspace (one paragraph added, `last_edited_time` moved

@@ -119,6 +119,51 @@ fn database_lines(out: &mut String, db: &DatabaseReport) {
     if let Some(error) = &db.error {
         let _ = writeln!(out, "  error: {}", one_line(error));
     }
+    if let Some(guard) = &db.guard {
+        let _ = writeln!(out, "  deletion guard: {}", one_line(guard));
+    }
+    if !db.repaired.is_empty() {
+        let _ = writeln!(
+            out,
+            "  repaired: {} {} whose files in the repository were missing or changed, backed up again",
+            db.repaired.len(),
+            plural(db.repaired.len(), "page", "pages")
+        );
+    }
+    if db.adopted_pages > 0 {
+        let _ = writeln!(
+            out,
+            "  taken over: {} {} and {} {} of an earlier backup, moved into this tool's layout",
+            db.adopted_pages,
+            plural(db.adopted_pages, "page", "pages"),
+            db.adopted_files,
+            plural(db.adopted_files, "file", "files")
+        );
+    }
+    if db.child_pages_backed_up > 0 {
+        let _ = writeln!(
+            out,
+            "  of the pages backed up, {} {} inside other pages (not rows of the database)",
+            db.child_pages_backed_up,
+            if db.child_pages_backed_up == 1 { "is a child page" } else { "are child pages" }
+        );
+    }
+    if db.verified > 0 {
+        let _ = writeln!(
+            out,
+            "  re-checked: {} child {} against Notion (VERIFY_DAYS)",
+            db.verified,
+            plural(db.verified, "page", "pages")
+        );
+    }
+    if db.kept_files > 0 {
+        let _ = writeln!(
+            out,
+            "  kept: {} {} from the last backup that could not be downloaded again",
+            db.kept_files,
+            plural(db.kept_files, "file", "files")
+        );
+    }
     for failure in &db.failed {
         let _ = writeln!(out, "  failed: {} [{}]: {}", title(&failure.title), failure.id, one_line(&failure.reason));
     }

@@ -11,7 +11,7 @@ use super::NotionError;
 /// One page of a list response (`{"object":"list","results":[...],"next_cursor":...,"has_more":...}`).
 #[derive(Debug, Clone, Deserialize)]
 pub struct ListPage<T> {
-    #[serde(default = "Vec::new")]
+    /// Required: an answer without `results` (`200 {}`) is not an empty list, it is a broken one.
     pub results: Vec<T>,
     #[serde(default)]
     pub next_cursor: Option<String>,
@@ -49,13 +49,24 @@ where
             S::Done => None,
             S::Next(mut fetch, cursor) => match fetch(cursor).await {
                 Err(e) => Some((Err(e), S::Done)),
-                Ok(page) => {
-                    let next = match (&page.next_cursor, page.has_more) {
-                        (Some(c), true) if !c.is_empty() => S::Next(fetch, Some(c.clone())),
-                        _ => S::Done,
-                    };
-                    Some((Ok(page), next))
-                }
+                Ok(page) => match (&page.next_cursor, page.has_more) {
+                    (Some(c), true) if !c.is_empty() => {
+                        let next = c.clone();
+                        Some((Ok(page), S::Next(fetch, Some(next))))
+                    }
+                    // A list that says there is more but gives no way to get it is incomplete: an
+                    // error, never a short list taken for the whole.
+                    (_, true) => Some((
+                        Err(NotionError::Decode {
+                            what: "a list".into(),
+                            message:
+                                "Notion said has_more without a next_cursor; the list is incomplete and was not used"
+                                    .into(),
+                        }),
+                        S::Done,
+                    )),
+                    _ => Some((Ok(page), S::Done)),
+                },
             },
         }
     })
@@ -99,6 +110,24 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(all, (0..250).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn has_more_without_a_cursor_is_an_error_not_a_short_list() {
+        let r: Result<Vec<u32>, _> = items(|_c: Option<String>| async move {
+            Ok(ListPage {
+                results: vec![1],
+                next_cursor: None,
+                has_more: true,
+                request_status: None,
+                property_item: None,
+            })
+        })
+        .try_collect()
+        .await;
+        assert!(matches!(r, Err(NotionError::Decode { .. })), "{r:?}");
+        let empty: Result<ListPage<u32>, _> = serde_json::from_str("{}");
+        assert!(empty.is_err(), "a body without results is not an empty list");
     }
 
     #[tokio::test]

@@ -94,6 +94,13 @@ impl<S: Sink> Sink for DryRunSink<S> {
         Ok(CommitOutcome { plan, commits: vec![], blob_ids })
     }
 
+    async fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, SinkError> {
+        if self.missing {
+            return Ok(None);
+        }
+        self.inner.read_file(path).await
+    }
+
     /// The inner tree as it would look after the planned commits.
     fn files_under(&self, dir: &str) -> Vec<String> {
         let mut files: BTreeSet<String> =

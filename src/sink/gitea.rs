@@ -835,6 +835,28 @@ impl Sink for GiteaSink {
         self.tree.get(path).cloned()
     }
 
+    /// `GET /repos/{o}/{r}/git/blobs/{sha}` (base64 content) for a file of the tree read at open.
+    async fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, SinkError> {
+        let Some(sha) = self.tree.get(path) else { return Ok(None) };
+        #[derive(Deserialize)]
+        struct Blob {
+            content: String,
+            #[serde(default)]
+            encoding: String,
+        }
+        let what = format!("read {path}");
+        let resp = self.get(&format!("{}/git/blobs/{}", self.repo_path(), enc(sha, false)), &what).await?;
+        let blob: Blob = self.json(&resp, &what)?;
+        if blob.encoding != "base64" {
+            return Ok(Some(blob.content.into_bytes()));
+        }
+        let clean: String = blob.content.chars().filter(|c| !c.is_whitespace()).collect();
+        base64::engine::general_purpose::STANDARD.decode(clean).map(Some).map_err(|e| SinkError::Remote {
+            message: format!("unexpected answer from {} to {what}: {e}", display_url(&self.api)),
+            transient: false,
+        })
+    }
+
     fn files_under(&self, dir: &str) -> Vec<String> {
         if dir.is_empty() {
             return self.tree.keys().cloned().collect();

@@ -703,6 +703,13 @@ impl Sink for LocalGitSink {
         self.tree.get(path).cloned()
     }
 
+    async fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, SinkError> {
+        match self.tree.get(path) {
+            None => Ok(None),
+            Some(sha) => self.ok(&["cat-file", "blob", sha], None).await.map(Some),
+        }
+    }
+
     fn files_under(&self, dir: &str) -> Vec<String> {
         if dir.is_empty() {
             return self.tree.keys().cloned().collect();

@@ -203,6 +203,10 @@ impl Sink for MemorySink {
         self.tree.get(path).cloned()
     }
 
+    async fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, SinkError> {
+        Ok(self.files.get(path).cloned())
+    }
+
     fn files_under(&self, dir: &str) -> Vec<String> {
         if dir.is_empty() {
             return self.tree.keys().cloned().collect();

@@ -96,11 +96,15 @@ pub(crate) struct Committer {
     pub report: DatabaseReport,
     saver: Arc<Mutex<StateSaver>>,
     removals: Vec<Removal>,
+    /// Nodes that left the backup this run: no longer rows of any index.
+    removed: HashSet<String>,
     rerenders: Vec<PendingRerender>,
     indexes: Vec<IndexNode>,
     workspace_roots: Option<Vec<(String, String, String)>>,
-    /// Paths to delete in a node's own commit (files a notion-gitea-backup.py backup left for it).
-    pub extra_deletes: BTreeMap<String, Vec<String>>,
+    /// Folders of an earlier backup this run has no record of (notion-gitea-backup.py's, or one
+    /// whose state lost its folder records), by the page their `index.md` names: that page's commit
+    /// takes them over.
+    pub earlier: BTreeMap<String, String>,
     /// Ids whose task this committer already asked for (so a follow-up is scheduled once).
     asked: HashSet<String>,
     /// Nodes handled so far (for progress lines).
@@ -122,10 +126,11 @@ impl Committer {
             report,
             saver,
             removals: Vec::new(),
+            removed: HashSet::new(),
             rerenders: Vec::new(),
             indexes: Vec::new(),
             workspace_roots: None,
-            extra_deletes: BTreeMap::new(),
+            earlier: BTreeMap::new(),
             asked: HashSet::new(),
             done: 0,
         }
@@ -325,8 +330,14 @@ impl Committer {
             self.report.failed.push(PageFailure { title: shown_owned(t), id: String::new(), reason: reason.clone() });
         }
         self.report.commits.extend(out.commits.iter().cloned());
-        if self.extra_deletes.contains_key(&id) {
-            self.report.taken_over_pages += 1;
+        // Taken over from an earlier backup: the files of it this commit removed or replaced.
+        let legacy = engine.record(&id).is_some_and(|r| r.is_legacy());
+        if (legacy || self.earlier.values().any(|e| *e == id)) && prep.kind == TaskKind::Page {
+            let n = out.plan.deleted.len() + out.plan.changed.len();
+            if n > 0 {
+                self.report.adopted_pages += 1;
+                self.report.adopted_files += n;
+            }
         }
         if changed {
             self.report.files_committed += out.plan.added.len() + out.plan.changed.len();
@@ -351,7 +362,11 @@ impl Committer {
         }
 
         // The record: what is in the repository now.
-        let kept_children = self.kept_children(&prep.absent);
+        let kept_children: Vec<ChildRef> = self
+            .kept_children(&prep.absent)
+            .into_iter()
+            .filter(|k| !prep.children.iter().any(|c| c.id == k.id))
+            .collect();
         if !self.dry_run() {
             let mut st = engine.state.write().expect("state lock");
             let mut files: BTreeMap<String, String> = out.blob_ids.clone();
@@ -473,13 +488,35 @@ impl Committer {
                 }
             }
         }
-        if let Some(extra) = self.extra_deletes.get(id) {
-            out.extend(extra.iter().cloned());
+        for (f, owner) in &self.earlier {
+            if owner == id && f != folder {
+                out.extend(self.files_of_earlier_folder(f));
+            }
         }
         let engine = &self.engine;
         out.into_iter()
             .filter(|p| !new_paths.contains(p.as_str()))
             .filter(|p| !plan::owned_by_other(p, id, |f| engine.claimant(self.repo, f)))
+            .collect()
+    }
+
+    /// The files of an earlier backup's page folder `f`: everything below it except what lies in a
+    /// deeper folder holding its own `index.md` (another page's).
+    fn files_of_earlier_folder(&self, f: &str) -> Vec<String> {
+        let all = self.sink.files_under(f);
+        let pages: HashSet<&str> = all.iter().filter_map(|p| p.strip_suffix("/index.md")).collect();
+        all.iter()
+            .filter(|p| {
+                let mut dir = p.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+                while dir.len() > f.len() {
+                    if pages.contains(dir) {
+                        return false;
+                    }
+                    dir = dir.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+                }
+                true
+            })
+            .cloned()
             .collect()
     }
 
@@ -512,10 +549,12 @@ impl Committer {
     /// Act on Notion's word about recorded children a node no longer shows.
     fn absent(&mut self, task: &Task, absent: &[Absent]) -> FollowUps {
         let mut follow = Vec::new();
+        let mut alive = Vec::new();
         for a in absent {
             match &a.evidence {
                 Evidence::Alive => {
                     tracing::debug!(page = %shown(&a.title), "not listed this time, but Notion says it is still there: kept");
+                    alive.push(shown(&a.title).to_string());
                 }
                 Evidence::Trashed => self.gone(&a.id, &a.title, Evidence::Trashed),
                 Evidence::NotFound => {
@@ -547,6 +586,20 @@ impl Committer {
                     }
                 }
             }
+        }
+        if !alive.is_empty() && task.kind != TaskKind::Workspace {
+            let n = alive.len();
+            let some: Vec<&str> = alive.iter().take(5).map(String::as_str).collect();
+            let msg = format!(
+                "{}: {n} recorded {} not in the listing this time although Notion says {} still there ({}{}): kept as backed up",
+                shown(&task.title),
+                if n == 1 { "page was" } else { "pages were" },
+                if n == 1 { "it is" } else { "they are" },
+                some.join(", "),
+                if n > 5 { ", ..." } else { "" }
+            );
+            tracing::warn!("{msg}");
+            self.report.warnings.push(msg);
         }
         follow
     }
@@ -650,6 +703,7 @@ impl Committer {
             Ok(out) => {
                 self.report.commits.extend(out.commits.iter().cloned());
                 self.report.deleted.push(shown(&r.title).to_string());
+                self.removed.extend(below.iter().cloned().chain([r.id.clone()]));
                 tracing::info!(page = %shown(&r.title), "removed: {}", r.why);
                 if self.dry_run() && !out.plan.is_empty() {
                     self.plan_commit(&format!("remove {}", shown(&r.title)), &out.plan);
@@ -729,7 +783,9 @@ impl Committer {
             let f = n.source.folders.get(rid).cloned().unwrap_or_default();
             f.strip_prefix(&format!("{}/", n.folder)).map(str::to_string).unwrap_or(f)
         };
-        let rows: Vec<(String, String)> = n.source.rows.iter().map(|p| (ids::normalize(&p.id), p.title())).collect();
+        let kept: Vec<&crate::notion::model::Page> =
+            n.source.rows.iter().filter(|p| !self.removed.contains(&ids::normalize(&p.id))).collect();
+        let rows: Vec<(String, String)> = kept.iter().map(|p| (ids::normalize(&p.id), p.title())).collect();
         let links = engine.links(self.repo);
         let titles = engine.titles.read().expect("titles lock");
         let prefix = plan::prefix_to_root(&n.folder);
@@ -762,9 +818,7 @@ impl Committer {
                 })
                 .collect()
         };
-        let row_views: Vec<markdown::database::Row> = n
-            .source
-            .rows
+        let row_views: Vec<markdown::database::Row> = kept
             .iter()
             .zip(rows.iter())
             .zip(media.iter())

@@ -4,7 +4,7 @@
 //! VERIFY_DAYS, records whose files the repository no longer holds (the repository is the truth, the
 //! state a cache), and work an earlier run left unfinished.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use futures::TryStreamExt;
 use serde_json::json;
@@ -15,6 +15,7 @@ use crate::notion::NotionError;
 use crate::sink::Sink;
 use crate::state::{NodeKind, State};
 
+use super::adopt;
 use super::engine::Engine;
 use super::plan;
 use super::vocab::{Held, Reason, RepoIx, Task, TaskKind};
@@ -202,6 +203,62 @@ pub(crate) fn initial_tasks(engine: &Engine, repo: RepoIx, recent: &mut Recent, 
         }
     }
     out
+}
+
+/// Folders of an earlier backup the state does not record (notion-gitea-backup.py's, or this
+/// tool's under a state that lost its folder records), by the page their `index.md` names, when
+/// the state knows that page. Reads only the `index.md` of folders no record has: nothing in a
+/// repository this tool wrote and recorded.
+pub(crate) async fn earlier_folders(engine: &Engine, repo: RepoIx, sink: &dyn Sink) -> BTreeMap<String, String> {
+    let name = engine.repos[repo].name.clone();
+    let nodes: Vec<adopt::NodeLayout> = {
+        let st = engine.state.read().expect("state lock");
+        st.pages
+            .iter()
+            .filter(|(_, r)| r.repo == name && !r.orphan)
+            .filter_map(|(id, r)| {
+                r.folder.clone().filter(|f| !f.is_empty()).map(|f| adopt::NodeLayout {
+                    id: id.clone(),
+                    folder: f,
+                    files: Default::default(),
+                })
+            })
+            .collect()
+    };
+    let files = sink.files_under("");
+    let mut out = BTreeMap::new();
+    for path in adopt::index_files_to_read(files.iter().map(String::as_str), &nodes) {
+        let bytes = match sink.read_file(&path).await {
+            Ok(Some(b)) => b,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::warn!(repository = %name, "cannot read {path} to tell which page it belongs to: {e}");
+                continue;
+            }
+        };
+        let Some(id) = adopt::front_matter_id(&bytes) else { continue };
+        if engine.record(&id).is_some() {
+            let folder = path.strip_suffix("/index.md").unwrap_or(&path).to_string();
+            tracing::debug!(repository = %name, "{folder}/ is an earlier backup of {}", ids::dashed(&id));
+            out.insert(folder, id);
+        }
+    }
+    out
+}
+
+/// Recorded pages an earlier folder belongs to whose backup looks current: backed up again, so
+/// their commit takes the earlier folder over.
+pub(crate) fn adoption_tasks(engine: &Engine, repo: RepoIx, earlier: &BTreeMap<String, String>) -> Vec<Task> {
+    let st = engine.state.read().expect("state lock");
+    let name = &engine.repos[repo].name;
+    earlier
+        .iter()
+        .filter_map(|(f, id)| {
+            let r = st.pages.get(id)?;
+            let folder = r.folder.clone().filter(|cur| cur != f && r.repo == *name && r.kind == NodeKind::Page)?;
+            Some(Task::from_record(repo, id, r, folder, Reason::Moved))
+        })
+        .collect()
 }
 
 /// The root task of a repository: its configured database, or workspace discovery.

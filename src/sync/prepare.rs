@@ -55,13 +55,25 @@ pub(crate) async fn evidence_for_page(
     id: &str,
     expected: Option<&str>,
 ) -> Result<Evidence, TaskError> {
+    Ok(page_evidence(engine, id, expected).await?.0)
+}
+
+/// [`evidence_for_page`], with the page object Notion returned when it is alive where it was or
+/// in the trash (a database index keeps showing a trashed row until the row really leaves).
+pub(crate) async fn page_evidence(
+    engine: &Engine,
+    id: &str,
+    expected: Option<&str>,
+) -> Result<(Evidence, Option<crate::notion::model::Page>), TaskError> {
     match engine.notion.get_page(id).await {
-        Ok(p) if p.is_trashed() => Ok(Evidence::Trashed),
+        Ok(p) if p.is_trashed() => Ok((Evidence::Trashed, Some(p))),
         Ok(p) => {
             let parent = resolve_parent(engine, p.parent.as_ref()).await?;
-            Ok(judge(parent, expected))
+            let e = judge(parent, expected);
+            let page = (e == Evidence::Alive).then_some(p);
+            Ok((e, page))
         }
-        Err(e) if e.is_not_found() => Ok(Evidence::NotFound),
+        Err(e) if e.is_not_found() => Ok((Evidence::NotFound, None)),
         Err(e) => Err(e.into()),
     }
 }

@@ -5,7 +5,9 @@
 //! branches, paged recursive git trees (`total_count`), and the multi-file `POST /contents` with
 //! create/update/delete semantics (422 for create-on-existing, sha mismatch -> 422 or Forgejo's
 //! 409, missing sha refused like Forgejo#8139, 404 for a missing branch, first commit on an empty
-//! repository). It checks `Authorization: token <t>`, logs every request, and can inject faults:
+//! repository), and the older single-file endpoints (`GET`/`POST`/`PUT`/`DELETE
+//! /contents/{filepath}`: one commit per file, 422 for create-on-existing, `[SHA]: Required`,
+//! "repo is empty") that scripts such as `notion-gitea-backup.py` write with. It checks `Authorization: token <t>`, logs every request, and can inject faults:
 //! 5xx on the next commits (with or without the commit landing), a branch moved by another writer,
 //! 413 HTML for big bodies, and an HTML page for every request.
 #![allow(dead_code)]
@@ -20,6 +22,7 @@ use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
@@ -102,7 +105,9 @@ impl FakeGitea {
             .route("/api/v1/repos/{owner}/{repo}", get(repo_info))
             .route("/api/v1/repos/{owner}/{repo}/branches/{*branch}", get(branch))
             .route("/api/v1/repos/{owner}/{repo}/git/trees/{sha}", get(tree))
+            .route("/api/v1/repos/{owner}/{repo}/git/blobs/{sha}", get(blob))
             .route("/api/v1/repos/{owner}/{repo}/contents", post(change_files))
+            .route("/api/v1/repos/{owner}/{repo}/contents/{*filepath}", single_file_routes())
             .layer(middleware::from_fn_with_state(state.clone(), gate))
             .layer(DefaultBodyLimit::disable())
             .with_state(state.clone());
@@ -378,6 +383,22 @@ async fn branch(State(app): State<App>, UrlPath((owner, repo, branch)): UrlPath<
     }
 }
 
+/// `GET /repos/{o}/{r}/git/blobs/{sha}`: Gitea's GitBlobResponse (content base64-encoded); 400
+/// for an id that is not a blob of the repository, as Gitea answers.
+async fn blob(State(app): State<App>, UrlPath((owner, repo, sha)): UrlPath<(String, String, String)>) -> Response {
+    let s = app.lock().unwrap();
+    let Some(r) = s.repos.get(&key(&owner, &repo)) else {
+        return err(StatusCode::NOT_FOUND, "The target couldn't be found.");
+    };
+    let is_blob = git(&r.bare, &["cat-file", "-t", &sha], None, &[]).is_ok_and(|t| t.trim() == "blob");
+    if !is_blob || sha.len() != 40 {
+        return err(StatusCode::BAD_REQUEST, format!("object does not exist [id: {sha}, rel_path: ]"));
+    }
+    let bytes = git_bytes(&r.bare, &["cat-file", "blob", &sha], None, &[]).unwrap();
+    let content = base64::engine::general_purpose::STANDARD.encode(&bytes);
+    Json(json!({"content": content, "encoding": "base64", "url": "", "sha": sha, "size": bytes.len()})).into_response()
+}
+
 async fn tree(
     State(app): State<App>,
     UrlPath((owner, repo, sha)): UrlPath<(String, String, String)>,
@@ -605,4 +626,130 @@ fn apply_commit(
         None
     };
     Ok((commit, new_default))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Single-file contents API (Gitea 1.9+): one commit per request
+// ---------------------------------------------------------------------------------------------
+
+fn single_file_routes() -> MethodRouter<App> {
+    get(get_contents).post(single_file_change).put(single_file_change).delete(single_file_change)
+}
+
+/// `GET /contents/{filepath}?ref=`: a file -> its object with base64 `content`; a folder -> an
+/// array of its entries without content; nothing there -> 404.
+async fn get_contents(
+    State(app): State<App>,
+    UrlPath((owner, repo, filepath)): UrlPath<(String, String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let s = app.lock().unwrap();
+    let Some(r) = s.repos.get(&key(&owner, &repo)).cloned() else {
+        return err(StatusCode::NOT_FOUND, "The target couldn't be found.");
+    };
+    drop(s);
+    let rev = q.get("ref").cloned().unwrap_or_else(|| r.default_branch.clone());
+    let path = filepath.trim_matches('/').to_string();
+    let not_found = || err(StatusCode::NOT_FOUND, format!("object does not exist [id: , rel_path: {path}]"));
+    let Ok(meta) = git(&r.bare, &["ls-tree", "-z", "-l", &rev, "--", &path], None, &[]) else {
+        return not_found();
+    };
+    let Some(entry) = meta.split('\0').find(|e| !e.is_empty()) else {
+        return not_found();
+    };
+    let (m, _) = entry.split_once('\t').unwrap();
+    let m: Vec<&str> = m.split_whitespace().collect();
+    let entry_json = |p: &str, ty: &str, sha: &str, size: u64| {
+        let name = p.rsplit('/').next().unwrap_or(p);
+        json!({"name": name, "path": p, "sha": sha, "type": if ty == "tree" { "dir" } else { "file" },
+            "size": size, "url": "", "download_url": ""})
+    };
+    if m[1] == "tree" {
+        let list = git(&r.bare, &["ls-tree", "-z", "-l", &format!("{rev}:{path}")], None, &[]).unwrap_or_default();
+        let items: Vec<Value> = list
+            .split('\0')
+            .filter(|e| !e.is_empty())
+            .map(|rec| {
+                let (meta, name) = rec.split_once('\t').unwrap();
+                let m: Vec<&str> = meta.split_whitespace().collect();
+                entry_json(&format!("{path}/{name}"), m[1], m[2], m[3].parse().unwrap_or(0))
+            })
+            .collect();
+        return Json(Value::Array(items)).into_response();
+    }
+    let bytes = git_bytes(&r.bare, &["cat-file", "blob", m[2]], None, &[]).unwrap_or_default();
+    let mut obj = entry_json(&path, m[1], m[2], bytes.len() as u64);
+    obj["encoding"] = json!("base64");
+    obj["content"] = json!(base64::engine::general_purpose::STANDARD.encode(&bytes));
+    Json(obj).into_response()
+}
+
+/// `POST` (create, 201), `PUT` (update, `sha` required, 200) and `DELETE` (`sha` required, 200
+/// with `content: null`) of one file: one commit each, through the same ChangeFiles code.
+async fn single_file_change(
+    State(app): State<App>,
+    method: axum::http::Method,
+    UrlPath((owner, repo, filepath)): UrlPath<(String, String, String)>,
+    body: Bytes,
+) -> Response {
+    let app2 = app.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut s = app2.lock().unwrap();
+        let Ok(req) = serde_json::from_slice::<Value>(&body) else {
+            return err(StatusCode::UNPROCESSABLE_ENTITY, "invalid JSON");
+        };
+        let Some(r) = s.repos.get(&key(&owner, &repo)).cloned() else {
+            return err(StatusCode::NOT_FOUND, "The target couldn't be found.");
+        };
+        if r.archived {
+            return err(StatusCode::LOCKED, "repo is archived");
+        }
+        if !r.push {
+            return err(StatusCode::FORBIDDEN, "user should have a permission to write to the target branch");
+        }
+        let op = match method.as_str() {
+            "POST" => "create",
+            "PUT" => "update",
+            _ => "delete",
+        };
+        if op != "delete" && req["content"].as_str().is_none() {
+            return err(StatusCode::UNPROCESSABLE_ENTITY, "[Content]: Required");
+        }
+        let path = filepath.trim_matches('/').to_string();
+        let mut file = json!({"operation": op, "path": path});
+        for k in ["content", "sha"] {
+            if let Some(v) = req.get(k) {
+                file[k] = v.clone();
+            }
+        }
+        let branch = req["branch"].as_str().filter(|b| !b.is_empty()).unwrap_or(&r.default_branch).to_string();
+        let message = req["message"].as_str().unwrap_or("").to_string();
+        let root = s.root.clone();
+        let forgejo = s.forgejo;
+        match apply_commit(&root, &r, &branch, &message, &[file], forgejo) {
+            Ok((sha, new_default)) => {
+                if let Some(d) = new_default {
+                    if let Some(rr) = s.repos.get_mut(&key(&owner, &repo)) {
+                        rr.default_branch = d;
+                    }
+                }
+                let content = if op == "delete" {
+                    Value::Null
+                } else {
+                    let blob = git(&r.bare, &["rev-parse", &format!("{sha}:{path}")], None, &[]).unwrap_or_default();
+                    json!({"name": path.rsplit('/').next(), "path": path, "sha": blob.trim(), "type": "file"})
+                };
+                let status = if op == "create" { StatusCode::CREATED } else { StatusCode::OK };
+                (
+                    status,
+                    Json(json!({"content": content, "commit": {"sha": sha, "message": message},
+                    "verification": {"verified": false}})),
+                )
+                    .into_response()
+            }
+            Err((code, m)) => err(StatusCode::from_u16(code).unwrap(), m),
+        }
+    })
+    .await
+    .unwrap()
 }

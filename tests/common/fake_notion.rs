@@ -65,9 +65,12 @@
 //! - Query `in_trash: true` returns only trashed rows; without it trashed rows are left out.
 //! - Under `2025-09-03`, pages/blocks/databases/data sources also carry `archived` and the
 //!   `meeting_notes` block is served as `transcription`.
-//! - Faults apply to `/v1` only, in this order: latency, `burst_429`, `burst_529`, rate limit,
+//! - Faults apply to `/v1` only, in this order: latency (plus seeded jitter), `burst_429`, `burst_529`, rate limit,
 //!   drop, 5xx; the malformed-JSON fault truncates an otherwise correct 200 body.
 //!   `malformed_json_paths` are prefixes of the path after `/v1` (e.g. `"/blocks/"`).
+//! - `bad_answers` replace the body of a `200` (matching method and path prefix after `/v1`) a
+//!   number of times: the valid-but-wrong answers of a bad night (an empty listing, `{}`, `has_more`
+//!   with a null cursor, a database with no data sources).
 //! - With `world.record_requests`, every `/v1` request that passed the faults is kept as a
 //!   [`SeenRequest`] (method, raw path and query, body, headers): [`FakeNotion::requests`].
 //! - A bench binary can include both files with `#[path = "../tests/common/mod.rs"] mod common;`
@@ -218,8 +221,26 @@ pub struct Faults {
     pub malformed_json_paths: Vec<String>,
     /// Added to every `/v1` request.
     pub latency: Duration,
+    /// Up to this much more latency per `/v1` request, drawn uniformly from the world's seed.
+    pub latency_jitter: Duration,
     /// Search that lags, omits, or answers empty (see the module header).
     pub search: SearchFaults,
+    /// A night where Notion answers badly: a `200` whose body is replaced (an empty list, `{}`, a
+    /// list saying `has_more` with no cursor, a database with no data sources), for requests
+    /// matching method and path prefix.
+    pub bad_answers: Vec<BadAnswer>,
+}
+
+/// One kind of bad `200` answer (see [`Faults::bad_answers`]).
+#[derive(Clone, Debug)]
+pub struct BadAnswer {
+    pub method: &'static str,
+    /// Prefix of the path after `/v1`, e.g. `"/data_sources/"`.
+    pub path_prefix: String,
+    /// The body served instead of the real answer.
+    pub body: Value,
+    /// How many matching requests get it (`u32::MAX`: all).
+    pub times: u32,
 }
 
 /// How long an edit takes to reach search.
@@ -253,7 +274,9 @@ impl Default for Faults {
             burst_529: 0,
             malformed_json_paths: Vec::new(),
             latency: Duration::ZERO,
+            latency_jitter: Duration::ZERO,
             search: SearchFaults::default(),
+            bad_answers: Vec::new(),
         }
     }
 }
@@ -610,6 +633,9 @@ pub struct Stats {
     pub file_denied: usize,
     /// Arrival time of every `/v1` request.
     pub timestamps: Vec<Instant>,
+    /// When each `/v1` request got past the rate limit (after its latency): the requests Notion
+    /// answered, as opposed to the 429s.
+    pub answered: Vec<Instant>,
 }
 
 impl Stats {
@@ -977,7 +1003,9 @@ async fn handle(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) 
         inner.stats.requests += 1;
         *inner.stats.by_kind.entry(kind.to_string()).or_default() += 1;
         inner.stats.timestamps.push(Instant::now());
-        inner.world.faults.latency
+        let jitter = inner.world.faults.latency_jitter;
+        let extra = if jitter.is_zero() { Duration::ZERO } else { jitter.mul_f64(inner.rng.random::<f64>()) };
+        inner.world.faults.latency + extra
     };
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
@@ -1001,6 +1029,7 @@ async fn handle(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) 
         if !take_token(inner) {
             return rate_limited(inner);
         }
+        inner.stats.answered.push(Instant::now());
         let drop_rate = inner.world.faults.drop_rate;
         let dropped = drop_rate > 0.0 && inner.rng.random::<f64>() < drop_rate;
         if dropped {
@@ -1091,6 +1120,16 @@ async fn handle(shared: Arc<Shared>, kill: Arc<Notify>, req: Request<Incoming>) 
                 if obj.get("object").and_then(Value::as_str) == Some("list") {
                     obj.insert("request_id".into(), json!(request_id(&mut inner.rng)));
                 }
+            }
+            let bad = inner
+                .world
+                .faults
+                .bad_answers
+                .iter_mut()
+                .find(|b| b.times > 0 && b.method == method.as_str() && rel.starts_with(b.path_prefix.as_str()));
+            if let Some(b) = bad {
+                b.times = b.times.saturating_sub(1);
+                v = b.body.clone();
             }
             let mut bytes = serde_json::to_vec(&v).unwrap();
             if write::lose_answer(&mut inner.world, kind)

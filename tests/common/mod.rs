@@ -5,3 +5,4 @@ pub mod env;
 pub mod fake_gitea;
 pub mod fake_notion;
 pub mod fixtures;
+pub mod seed;

@@ -21,7 +21,7 @@ use super::super::plan;
 use super::super::vocab::{
     Absent, Child, Evidence, IndexSource, Listing, Outcome, Prepared, Reason, Task, TaskError, TaskKind,
 };
-use super::{evidence_for_page, missing_outcome};
+use super::{missing_outcome, page_evidence};
 
 /// Resolve a database to its data sources and list every row of each.
 pub(crate) async fn list(notion: &NotionClient, database_id: &str, keep_raw: KeepRaw) -> Result<Listing, NotionError> {
@@ -92,6 +92,33 @@ pub(crate) async fn prepare(engine: &Arc<Engine>, task: &mut Task) -> Result<Pre
     let folder = task.folder.clone();
     let repo_name = engine.repos[task.repo].name.clone();
 
+    // Recorded rows the listing no longer shows: Notion's word on each. A listing that is short or
+    // empty is never evidence by itself; a row Notion says is still there stays a row.
+    let listed: HashSet<String> = listing.rows.iter().map(|p| ids::normalize(&p.id)).collect();
+    let mut absent = Vec::new();
+    let mut trashed = Vec::new();
+    let mut rows_all = listing.rows;
+    for (id, rtitle) in recorded_rows(engine, &task.id, &repo_name) {
+        if listed.contains(&id) {
+            continue;
+        }
+        let (evidence, page) = page_evidence(engine, &id, Some(&task.id)).await?;
+        match page {
+            Some(p) if evidence == Evidence::Alive => rows_all.push(p),
+            // A trashed row stays in the index until it really leaves the backup (the deletion
+            // guard may keep it); it is not backed up again.
+            Some(p) => {
+                if let Some(f) = engine.record(&id).and_then(|r| r.folder) {
+                    trashed.push((p, f));
+                }
+            }
+            None => {}
+        }
+        absent.push(Absent { id, title: rtitle, evidence });
+    }
+    let listing = Listing { db: listing.db, data_sources: listing.data_sources, rows: rows_all };
+    let db = &listing.db;
+
     // Rows: children in sub-folders.
     let titles: Vec<(String, String)> = listing.rows.iter().map(|p| (ids::normalize(&p.id), p.title())).collect();
     let folders = plan::child_folders(&folder, titles.iter().map(|(i, t)| (i.as_str(), t.as_str())));
@@ -126,18 +153,6 @@ pub(crate) async fn prepare(engine: &Arc<Engine>, task: &mut Task) -> Result<Pre
             check_first: false,
         });
         children.push(Child { id: rid.clone(), title: rtitle.clone(), kind: NodeKind::Page, folder: rfolder, task: t });
-    }
-
-    // Recorded rows the listing no longer shows: Notion's word on each. A listing that is short or
-    // empty is never evidence by itself.
-    let listed: HashSet<&str> = titles.iter().map(|(i, _)| i.as_str()).collect();
-    let mut absent = Vec::new();
-    for (id, rtitle) in recorded_rows(engine, &task.id, &repo_name) {
-        if listed.contains(id.as_str()) {
-            continue;
-        }
-        let evidence = evidence_for_page(engine, &id, Some(&task.id)).await?;
-        absent.push(Absent { id, title: rtitle, evidence });
     }
 
     // The schema is read again only when the database changed (or on a full sync, or a repair).
@@ -180,13 +195,18 @@ pub(crate) async fn prepare(engine: &Arc<Engine>, task: &mut Task) -> Result<Pre
 
     // Rows to back up keep their page object, on disk until their turn (thousands of rows wait
     // for hours at Notion's rate limit); the listing itself is kept for the index.
-    let Listing { db, rows, .. } = listing;
+    let Listing { db, mut rows, .. } = listing;
     for (child, p) in children.iter_mut().zip(rows.iter()) {
         if let Some(t) = child.task.as_mut() {
             t.page = Some(engine.hold(p.clone()));
         }
     }
-    let row_folders: BTreeMap<String, String> = children.iter().map(|c| (c.id.clone(), c.folder.clone())).collect();
+    let mut row_folders: BTreeMap<String, String> =
+        children.iter().map(|c| (c.id.clone(), c.folder.clone())).collect();
+    for (p, f) in trashed {
+        row_folders.insert(ids::normalize(&p.id), f);
+        rows.push(p);
+    }
     let shown = super::super::vocab::shown(&title).to_string();
     let mut prep = Prepared::empty(TaskKind::Database, title, Outcome::Backup);
     prep.message = format!("Backup database: {shown} ({})", engine.run_date);

@@ -303,7 +303,18 @@ impl Committer {
                 source: source.clone(),
                 property_order: prep.property_order.clone(),
             };
-            prep.writes.extend(self.render_index(&node).await);
+            // Rows Notion says are gone leave the index now; should the deletion guard keep them,
+            // the index written at the end of the run shows them again.
+            let mut leaving = self.removed.clone();
+            if !engine.cfg.keep_deleted {
+                leaving.extend(
+                    prep.absent
+                        .iter()
+                        .filter(|a| matches!(a.evidence, Evidence::Trashed | Evidence::Moved { .. }))
+                        .map(|a| a.id.clone()),
+                );
+            }
+            prep.writes.extend(self.render_index(&node, &leaving).await);
         }
         let deletes = self.deletes_for(&id, &task.folder, rec.as_ref(), &prep, moved);
         let change = ChangeSet {
@@ -772,8 +783,8 @@ impl Committer {
     }
 
     /// The index (`README.md` or `index.md`) and `database.csv` of a database, with the run's
-    /// current links and the rows' files as recorded.
-    async fn render_index(&self, n: &IndexNode) -> Vec<FileWrite> {
+    /// current links and the rows' files as recorded, without the rows `leaving` the backup.
+    async fn render_index(&self, n: &IndexNode, leaving: &HashSet<String>) -> Vec<FileWrite> {
         let engine = &self.engine;
         let users = engine.users_for_index().await;
         let title = n.source.db.title_text();
@@ -784,7 +795,7 @@ impl Committer {
             f.strip_prefix(&format!("{}/", n.folder)).map(str::to_string).unwrap_or(f)
         };
         let kept: Vec<&crate::notion::model::Page> =
-            n.source.rows.iter().filter(|p| !self.removed.contains(&ids::normalize(&p.id))).collect();
+            n.source.rows.iter().filter(|p| !leaving.contains(&ids::normalize(&p.id))).collect();
         let rows: Vec<(String, String)> = kept.iter().map(|p| (ids::normalize(&p.id), p.title())).collect();
         let links = engine.links(self.repo);
         let titles = engine.titles.read().expect("titles lock");
@@ -850,7 +861,7 @@ impl Committer {
                 } else {
                     format!("Update index of {} ({})", shown(&title), engine.run_date)
                 },
-                writes: self.render_index(&n).await,
+                writes: self.render_index(&n, &self.removed).await,
                 ..Default::default()
             };
             match self.sink.commit(change).await {

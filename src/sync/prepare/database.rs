@@ -201,8 +201,7 @@ pub(crate) async fn prepare(engine: &Arc<Engine>, task: &mut Task) -> Result<Pre
             t.page = Some(engine.hold(p.clone()));
         }
     }
-    let mut row_folders: BTreeMap<String, String> =
-        children.iter().map(|c| (c.id.clone(), c.folder.clone())).collect();
+    let mut row_folders: BTreeMap<String, String> = children.iter().map(|c| (c.id.clone(), c.folder.clone())).collect();
     for (p, f) in trashed {
         row_folders.insert(ids::normalize(&p.id), f);
         rows.push(p);

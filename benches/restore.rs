@@ -105,10 +105,10 @@ fn main() {
     // The backup to restore.
     let mut world = World::new();
     world.seed = args.seed;
-    let ws = workspace::build(&mut world, args.pages, args.seed);
+    let ws = workspace::build(&mut world, args.pages, 1, args.seed);
     let src = rt.block_on(FakeNotion::start(world));
     let dir = tempfile::Builder::new().prefix("ngb-restore-bench-").tempdir().expect("temp dir");
-    let cfg = Settings::new(&src).db(&ws.database_id, "notes").config(dir.path());
+    let cfg = Settings::new(&src).db(&ws.databases[0].id, "notes").config(dir.path());
     let (status, _) = rt.block_on(notion_git_backup::sync::run_with(cfg, Default::default()));
     assert_eq!(status.code(), 0, "the backup to restore must succeed");
     let from = dir.path().join("backup/notes");

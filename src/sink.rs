@@ -111,6 +111,11 @@ pub trait Sink: Send + Sync {
     /// treats them); local git: the canonical path of the repository. Never a secret.
     fn identity(&self) -> String;
 
+    /// The state says an earlier run backed up to this very destination ([`identity`](Sink::identity)):
+    /// checks only a new destination needs (Gitea's server version) may wait for the first commit,
+    /// so a run with nothing to commit asks the server as little as it can.
+    fn known_destination(&mut self) {}
+
     /// The web page of the file `path` on the server (`None` when there is none, as for local
     /// git). Gitea: `<base>/<owner>/<repo>/src/branch/<branch>/<path>`, percent-encoded; the
     /// branch is known after `open` (or from `GIT_BRANCH`), `main` before.
@@ -171,6 +176,9 @@ impl Sink for Box<dyn Sink> {
     }
     fn identity(&self) -> String {
         (**self).identity()
+    }
+    fn known_destination(&mut self) {
+        (**self).known_destination()
     }
     fn web_url(&self, path: &str) -> Option<String> {
         (**self).web_url(path)

@@ -176,7 +176,8 @@ async fn run_locked(
     let mut opened: Vec<(usize, Box<dyn Sink>)> = Vec::new();
     let mut failed_reports: Vec<(usize, DatabaseReport)> = Vec::new();
     for (ix, t) in targets.iter().enumerate() {
-        match open_sink(&cfg, t, make_sink).await {
+        let known = state.destinations.get(&t.repo).cloned();
+        match open_sink(&cfg, t, make_sink, known).await {
             Ok(sink) => opened.push((ix, sink)),
             Err(SinkError::Locked(msg)) => return Err(msg),
             Err(e) => {
@@ -303,8 +304,16 @@ async fn run_locked(
     Ok(())
 }
 
-async fn open_sink(cfg: &Config, t: &DatabaseConfig, make_sink: &SinkFactory) -> Result<Box<dyn Sink>, SinkError> {
+async fn open_sink(
+    cfg: &Config,
+    t: &DatabaseConfig,
+    make_sink: &SinkFactory,
+    known: Option<String>,
+) -> Result<Box<dyn Sink>, SinkError> {
     let mut sink = make_sink(cfg, t)?;
+    if known.is_some_and(|k| k == sink.identity()) {
+        sink.known_destination();
+    }
     if !cfg.dry_run {
         sink.lock().await?;
     }

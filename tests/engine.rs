@@ -261,9 +261,15 @@ async fn gitea_full_backup_then_nothing_sent_when_nothing_changed() {
     assert_eq!(gitea.commit_posts(), 6);
     assert_eq!(gitea.commit_count(fake_gitea::USER, "notes", "main"), 6);
 
+    let before = gitea.requests().len();
     let (status, _) = run(config(&ws, &extra)).await;
     assert_eq!(status, ExitStatus::Success);
     assert_eq!(gitea.commit_posts(), 6, "no change, no write");
+    // Issue 15: a no-change run asks Gitea twice per repository (the repository, its tree read by
+    // the branch's name); the server's version was checked on the first run.
+    let asked: Vec<(String, String)> = gitea.requests()[before..].to_vec();
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    assert!(asked[1].1.contains("/git/trees/main"), "{asked:?}");
     // A forced full sync re-renders everything and still writes nothing.
     let mut cfg = config(&ws, &extra);
     cfg.full_sync = true;

@@ -95,6 +95,11 @@ pub struct GiteaSink {
     timeouts: Timeouts,
     branch: String,
     opened: bool,
+    /// The server's version was read and is new enough for multi-file commits.
+    version_checked: bool,
+    /// The destination is known from an earlier run: the version is read before the first commit
+    /// instead of at open.
+    version_deferred: bool,
     empty: bool,
     head: Option<String>,
     tree: Tree,
@@ -198,6 +203,8 @@ impl GiteaSink {
             http,
             timeouts: TIMEOUTS,
             opened: false,
+            version_checked: false,
+            version_deferred: false,
             empty: true,
             head: None,
             tree: Tree::new(),
@@ -492,8 +499,40 @@ impl GiteaSink {
         Ok(())
     }
 
+    /// The tree of the branch read by the branch's name (the trees endpoint takes a branch name as
+    /// well as a sha), which saves reading the branch first: a run with nothing to commit makes two
+    /// requests per repository. The head commit is learnt from the first commit. False when the
+    /// server does not resolve the name (a branch name with `/`, a missing branch): the caller
+    /// reads the branch.
+    async fn read_branch_tree(&mut self) -> Result<bool, SinkError> {
+        if self.branch.contains('/') || self.branch.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Ok(false);
+        }
+        match self.read_tree_pages(&self.branch.clone()).await? {
+            Some(tree) => {
+                self.tree = tree;
+                self.head = None;
+                self.empty = false;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
     /// `GET /git/trees/{sha}?recursive=1` page by page -> path -> blob id.
     async fn read_tree(&self, sha: &str) -> Result<Tree, SinkError> {
+        self.read_tree_pages(sha).await?.ok_or_else(|| SinkError::Remote {
+            message: format!(
+                "{}: the server does not know the commit {sha} it named as the branch head",
+                self.full_name()
+            ),
+            transient: true,
+        })
+    }
+
+    /// [`read_tree`](Self::read_tree); `None` when the server answers that it does not know `sha`
+    /// (400 "sha not found").
+    async fn read_tree_pages(&self, sha: &str) -> Result<Option<Tree>, SinkError> {
         #[derive(Deserialize)]
         struct Page {
             #[serde(default)]
@@ -514,6 +553,9 @@ impl GiteaSink {
             let path =
                 format!("{}/git/trees/{}?recursive=1&per_page=1000&page={page}", self.repo_path(), enc(sha, false));
             let resp = self.get(&path, "read the repository tree").await?;
+            if page == 1 && resp.status == StatusCode::BAD_REQUEST {
+                return Ok(None);
+            }
             let p: Page = self.json(&resp, "read the repository tree")?;
             let n = p.tree.len() as u64;
             seen += n;
@@ -526,7 +568,7 @@ impl GiteaSink {
                 break;
             }
         }
-        Ok(tree)
+        Ok(Some(tree))
     }
 
     /// Split operations into request-sized batches: puts in order, deletes in the last batch.
@@ -681,11 +723,18 @@ impl Sink for GiteaSink {
         self.take_lock()
     }
 
+    fn known_destination(&mut self) {
+        self.version_deferred = true;
+    }
+
     async fn open(&mut self, create: bool) -> Result<(), SinkError> {
         if create {
             self.take_lock()?;
         }
-        self.check_version().await?;
+        if !self.version_deferred {
+            self.check_version().await?;
+            self.version_checked = true;
+        }
         let resp = self.get(&self.repo_path(), "read the repository").await?;
         let info: RepoInfo = if resp.status == StatusCode::NOT_FOUND && resp.is_json() {
             if create && self.cfg.create_repos {
@@ -729,7 +778,7 @@ impl Sink for GiteaSink {
         if info.empty {
             self.head = None;
             self.tree.clear();
-        } else {
+        } else if !self.read_branch_tree().await? {
             self.refresh().await?;
         }
         self.opened = true;
@@ -749,6 +798,10 @@ impl Sink for GiteaSink {
         let mut commits = Vec::new();
         if first.is_empty() {
             return Ok(CommitOutcome { plan, commits, blob_ids });
+        }
+        if !self.version_checked {
+            self.check_version().await?;
+            self.version_checked = true;
         }
         let base_message = commit_message(&change.message);
         let msg_len = base_message.len() as u64 + 32;

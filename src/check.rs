@@ -186,7 +186,11 @@ async fn check_gitea(cfg: &Config, g: &GiteaSettings, report: &mut CheckReport) 
             report.push(what, Err("not checked: fix the Gitea server line first".into()));
             continue;
         }
-        report.push(what, gitea_repo(cfg, g, &db.repo).await);
+        let (line, state) = gitea_repo(cfg, g, &db.repo).await;
+        report.push(what, line);
+        if let Some(state) = state {
+            report.push(format!("Backup in {}", db.repo), state);
+        }
     }
 }
 
@@ -283,20 +287,95 @@ fn unreachable_hint(detail: &str) -> &'static str {
     }
 }
 
-async fn gitea_repo(cfg: &Config, g: &GiteaSettings, repo: &str) -> Result<String, String> {
-    let mut sink = GiteaSink::new(crate::sync::sinks::gitea_config(cfg, g, repo)).map_err(|e| e.to_string())?;
+/// A repository's line and, when the state file records pages in it, how the state compares with
+/// the repository's tree.
+type RepoLines = (Result<String, String>, Option<Result<String, String>>);
+
+async fn gitea_repo(cfg: &Config, g: &GiteaSettings, repo: &str) -> RepoLines {
+    let mut sink = match GiteaSink::new(crate::sync::sinks::gitea_config(cfg, g, repo)) {
+        Ok(s) => s,
+        Err(e) => return (Err(e.to_string()), None),
+    };
     let name = format!("{}/{repo}", g.owner);
     // `open(false)` never creates: a missing repository is reported, not made.
     match sink.open(false).await {
         Ok(()) => {
             let files = sink.files_under("").len();
-            Ok(format!("{name}: exists, branch {}, {files} {}, token can push", sink.branch(), files_word(files)))
+            let line =
+                Ok(format!("{name}: exists, branch {}, {files} {}, token can push", sink.branch(), files_word(files)));
+            (line, compare_state(cfg, repo, &sink))
         }
-        Err(SinkError::Missing(_)) if g.create_repos => {
-            Ok(format!("{name}: missing, will be created (private) by the first run (GIT_CREATE_REPOS=1)"))
-        }
-        Err(e) => Err(e.to_string()),
+        Err(SinkError::Missing(_)) if g.create_repos => (
+            Ok(format!("{name}: missing, will be created (private) by the first run (GIT_CREATE_REPOS=1)")),
+            compare_missing(cfg, repo),
+        ),
+        Err(e) => (Err(e.to_string()), None),
     }
+}
+
+/// The state file's records of repository `repo` against its tree: every recorded page whose files
+/// are missing or differ from the recorded blob ids (the next run backs it up again from Notion),
+/// and a state written for another destination. `None` when the state records nothing there.
+fn compare_state(cfg: &Config, repo: &str, sink: &dyn Sink) -> Option<Result<String, String>> {
+    let st = State::load(&cfg.state_file).ok()?;
+    let records: Vec<&state::PageRecord> = st
+        .pages
+        .values()
+        .filter(|r| r.repo == repo && !r.orphan && r.folder.is_some() && !r.files.is_empty())
+        .collect();
+    if records.is_empty() {
+        return None;
+    }
+    let mut problems = Vec::new();
+    if let Some(before) = st.destinations.get(repo) {
+        let now = sink.identity();
+        if *before != now {
+            problems.push(format!("the state file was written for {before}, this configuration backs up to {now}"));
+        }
+    }
+    let mut broken: Vec<(&str, usize)> = records
+        .iter()
+        .filter_map(|r| {
+            let missing = r.files.iter().filter(|(p, blob)| sink.blob_of(p).as_deref() != Some(blob.as_str())).count();
+            (missing > 0).then_some((r.title.as_str(), missing))
+        })
+        .collect();
+    broken.sort();
+    if !broken.is_empty() {
+        let files: usize = broken.iter().map(|(_, n)| n).sum();
+        let some: Vec<String> =
+            broken.iter().take(5).map(|(t, _)| format!("{:?}", crate::sync::vocab::shown(t))).collect();
+        problems.push(format!(
+            "{} of the {} pages and databases the state file records {} {files} {} missing or changed in the repository ({}{}); the next backup run backs {} up again from Notion",
+            broken.len(),
+            records.len(),
+            if broken.len() == 1 { "has" } else { "have" },
+            files_word(files),
+            some.join(", "),
+            if broken.len() > 5 { ", ..." } else { "" },
+            if broken.len() == 1 { "it" } else { "them" },
+        ));
+    }
+    Some(if problems.is_empty() {
+        Ok(format!(
+            "the {} pages and databases the state file records are all in the repository, byte for byte",
+            records.len()
+        ))
+    } else {
+        Err(problems.join("; "))
+    })
+}
+
+/// The repository does not exist yet, but the state file records pages in it.
+fn compare_missing(cfg: &Config, repo: &str) -> Option<Result<String, String>> {
+    let st = State::load(&cfg.state_file).ok()?;
+    let n = st.pages.values().filter(|r| r.repo == repo && !r.orphan && !r.files.is_empty()).count();
+    (n > 0).then(|| {
+        Err(format!(
+            "the state file records {n} {} in {repo}, but the repository does not exist: the next backup run creates it and backs them up again",
+            pages(n)
+        ))
+    })
 }
 
 fn files_word(n: usize) -> &'static str {
@@ -319,7 +398,11 @@ async fn check_local(cfg: &Config, l: &LocalSettings, report: &mut CheckReport) 
             report.push(what, Err("not checked: git not found".into()));
             continue;
         }
-        report.push(what, local_repo(cfg, l, &db.repo).await);
+        let (line, state) = local_repo(cfg, l, &db.repo).await;
+        report.push(what, line);
+        if let Some(state) = state {
+            report.push(format!("Backup in {}", db.repo), state);
+        }
     }
 }
 
@@ -345,10 +428,20 @@ async fn git_version() -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-async fn local_repo(cfg: &Config, l: &LocalSettings, repo: &str) -> Result<String, String> {
+async fn local_repo(cfg: &Config, l: &LocalSettings, repo: &str) -> RepoLines {
     let dir = l.backup_dir.join(repo);
-    let shown = dir.display();
     let mut sink = LocalGitSink::new(crate::sync::sinks::local_config(cfg, l, repo));
+    let line = local_repo_line(l, &dir, &mut sink).await;
+    let state = match &line {
+        Ok(_) if sink.is_open() => compare_state(cfg, repo, &sink),
+        Ok(_) => compare_missing(cfg, repo),
+        Err(_) => None,
+    };
+    (line, state)
+}
+
+async fn local_repo_line(l: &LocalSettings, dir: &Path, sink: &mut LocalGitSink) -> Result<String, String> {
+    let shown = dir.display();
     match sink.open(false).await {
         Ok(()) => {
             writable(&dir.join(".git")).map_err(|e| format!("{shown}: {e}"))?;
@@ -371,7 +464,7 @@ async fn local_repo(cfg: &Config, l: &LocalSettings, repo: &str) -> Result<Strin
                 ));
             }
             // Will be created: the nearest existing folder must be a writable folder.
-            let mut p = dir.as_path();
+            let mut p = dir;
             while !p.exists() {
                 match p.parent() {
                     Some(parent) if !parent.as_os_str().is_empty() => p = parent,

@@ -774,3 +774,56 @@ async fn repository_owned_by_another_user_names_safe_directory_instead_of_emptyi
         assert_eq!(snapshot(dir.path()), before, "check wrote into the folder");
     }
 }
+
+/// Issue 12: `check` compares the state file with the repository. Folders removed by hand (the
+/// state still says they are backed up) are a FAIL naming the pages, not "all is well".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_missing_from_the_repository_are_reported() {
+    let mut w = World::new();
+    let notes = add_database(&mut w, "Notes", 3);
+    let fake = FakeNotion::start(w).await;
+    let dir = tempfile::tempdir().unwrap();
+    let env = write_env(dir.path(), &base_vars(&fake, &notes));
+    let env2 = env.clone();
+    let backup = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("notion-git-backup"))
+            .current_dir(env2.parent().unwrap())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .arg("--env")
+            .arg(&env2)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(backup.status.success(), "{}", String::from_utf8_lossy(&backup.stderr));
+
+    let out = check(&env, None).await;
+    assert_eq!(out.code, Some(0), "{}", out.stdout);
+    assert_eq!(
+        out.get("Backup in notes").clone(),
+        row(
+            "Backup in notes",
+            "ok",
+            "the 4 pages and databases the state file records are all in the repository, byte for byte"
+        )
+    );
+
+    let repo = dir.path().join("backup/notes");
+    git(&repo, &["rm", "-q", "-r", "row-1"]);
+    git(&repo, &["commit", "-q", "-m", "removed by hand"]);
+    std::fs::write(repo.join("row-2/index.md"), "edited by hand\n").unwrap();
+    git(&repo, &["commit", "-q", "-a", "-m", "edited by hand"]);
+    let out = check(&env, None).await;
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    let line = out.get("Backup in notes");
+    assert_eq!(line.status, "FAIL");
+    assert!(
+        line.detail.starts_with("2 of the 4 pages and databases the state file records have")
+            && line.detail.contains("\"Row 1\", \"Row 2\"")
+            && line.detail.contains("the next backup run backs them up again from Notion"),
+        "{line:?}"
+    );
+    assert_eq!(out.verdict, failed(1));
+}

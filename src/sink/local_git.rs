@@ -112,6 +112,11 @@ impl LocalGitSink {
     }
 
     /// The branch commits go to (known after `open`).
+    /// Whether [`Sink::open`] found (or made) the repository.
+    pub fn is_open(&self) -> bool {
+        self.opened
+    }
+
     pub fn branch(&self) -> &str {
         &self.branch
     }

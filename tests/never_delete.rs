@@ -9,7 +9,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use common::env::{files, local_repo, page_folders, Settings};
+use common::env::{files, local_repo, page_folders, texts, Settings};
 use common::fake_gitea::{self, FakeGitea};
 use common::fake_notion::{dashed, BadAnswer, FakeNotion, World};
 use common::fixtures::*;
@@ -354,6 +354,10 @@ async fn the_deletion_guard_keeps_everything_until_confirmed() {
     assert_same(&files(&repo, "HEAD"), &before, "nothing removed");
     let summary = notion_git_backup::notify::summary_text(&report);
     assert!(summary.contains("10 of 12 pages") && summary.contains("--allow-mass-delete"), "{summary}");
+    // The alert says it too, also with DISCORD_LEVEL=1 (only when something failed).
+    assert!(notion_git_backup::notify::discord_should_send(1, &report));
+    let alert = notion_git_backup::notify::discord_message(&report, chrono_tz::UTC, "backup-host");
+    assert!(alert.contains("Deletion guard: this run would remove 10 of 12 pages"), "{alert}");
     let state = State::load(&dir.path().join("state.json")).unwrap();
     assert_eq!(state.pages.values().filter(|r| r.kind == notion_git_backup::state::NodeKind::Page).count(), 12);
 
@@ -433,4 +437,61 @@ fn png() -> Vec<u8> {
         0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, b'I', b'H', b'D', b'R', 0, 0, 0, 2, 0, 0, 0, 2, 8,
         2, 0, 0, 0, 0xFD, 0xD4, 0x9A, 0x73,
     ]
+}
+
+/// Notion's search is not exhaustive: an edit to a child page that search never returns would be
+/// missed for good. VERIFY_DAYS re-reads child pages from Notion (here every run, `VERIFY_DAYS=1`),
+/// so the edit lands and the summary says how many were re-checked; with `VERIFY_DAYS=0` it is
+/// missed, which is what the setting is for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_search_never_returns_is_found_by_the_periodic_re_check() {
+    let mut w = World::new();
+    let db = add_database(&mut w, "Projects", 2);
+    let hub = db.rows[0].clone();
+    let child = add_page(&mut w, parent_page(&hub), "Child page");
+    w.set_children(&child, vec![paragraph("first text")]);
+    w.set_children(&hub, vec![paragraph("hub"), child_page(&child, "Child page")]);
+    let fake = FakeNotion::start(w).await;
+    let dir = tempfile::tempdir().unwrap();
+    let never = Settings::new(&fake).db(&db.database_id, "projects").set("VERIFY_DAYS", "0");
+    run_ok(&never, dir.path()).await;
+    let repo = local_repo(dir.path(), "projects");
+
+    // The child is edited after the last run, and search never returns it.
+    let t = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    fake.with_world(|w| {
+        w.page_mut(&child).unwrap()["last_edited_time"] = json!(t);
+        w.set_children(&child, vec![paragraph("edited, but search does not say so")]);
+        w.faults.search.omit_ids.insert(common::fake_notion::norm(&child));
+    });
+    let child_md = |dir: &Path| texts(&local_repo(dir, "projects"), "HEAD")["row-0/child-page/index.md"].clone();
+    let report = run_ok(&never, dir.path()).await;
+    assert!(child_md(dir.path()).contains("first text"), "VERIFY_DAYS=0 cannot see it");
+    assert_eq!(report.databases[0].verified, 0);
+
+    // A day later (a page is re-checked at most once in 20 hours).
+    let age = |dir: &Path| {
+        let path = dir.join("state.json");
+        let mut st = State::load(&path).unwrap();
+        let r = st.pages.get_mut(&common::fake_notion::norm(&child)).unwrap();
+        let day_ago = (chrono::Utc::now() - chrono::Duration::hours(25)).to_rfc3339();
+        r.verified_at = Some(day_ago.clone());
+        r.fetched_at = Some(day_ago);
+        st.save(&path).unwrap();
+    };
+    age(dir.path());
+    let daily = Settings::new(&fake).db(&db.database_id, "projects").set("VERIFY_DAYS", "1");
+    let report = run_ok(&daily, dir.path()).await;
+    assert!(child_md(dir.path()).contains("edited, but search does not say so"), "{report:?}");
+    assert_eq!(report.databases[0].verified, 1, "{report:?}");
+    let summary = notion_git_backup::notify::summary_text(&report);
+    assert!(summary.contains("re-checked: 1 child page against Notion (VERIFY_DAYS)"), "{summary}");
+    // Re-checked pages that did not change are not committed again.
+    let commits = common::env::commit_count(&repo);
+    age(dir.path());
+    let report = run_ok(&daily, dir.path()).await;
+    assert_eq!(report.databases[0].verified, 1);
+    assert_eq!(common::env::commit_count(&repo), commits);
+    // Checked a moment ago: not again in the same day.
+    assert_eq!(run_ok(&daily, dir.path()).await.databases[0].verified, 0);
 }

@@ -125,6 +125,9 @@ fn database_section(lines: &mut Vec<String>, db: &DatabaseReport, detail: Detail
     if let Some(error) = &db.error {
         lines.push(format!("❌ {}", show(error, detail.item_chars)));
     }
+    if let Some(guard) = &db.guard {
+        lines.push(format!("🛑 Deletion guard: {}", show(guard, detail.item_chars)));
+    }
     if detail.names > 0 {
         for name in db.backed_up.iter().take(detail.names) {
             lines.push(format!("• {}", show(&title(name), detail.item_chars)));

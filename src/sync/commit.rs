@@ -163,7 +163,13 @@ impl Committer {
                 Vec::new()
             }
             Ok(prep) => match prep.outcome.clone() {
-                Outcome::Backup => self.commit(task, prep).await,
+                Outcome::Backup => {
+                    // A re-check that found an edit search missed counts as re-checked too.
+                    if task.reason == Reason::Verify {
+                        self.report.verified += 1;
+                    }
+                    self.commit(task, prep).await
+                }
                 Outcome::Gone(evidence) => {
                     self.gone(&task.id, &task.title, evidence);
                     Vec::new()

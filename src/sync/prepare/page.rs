@@ -84,7 +84,8 @@ pub(crate) async fn prepare(engine: &Arc<Engine>, task: &mut Task) -> Result<Pre
             p.fetched_at = fetched_at;
             return Ok(p);
         }
-        if let Some(r) = need {
+        // A re-check that found an edit keeps its reason: the summary counts it as re-checked.
+        if let Some(r) = need.filter(|_| task.reason != Reason::Verify) {
             task.reason = r;
         }
     }
@@ -267,9 +268,6 @@ pub(crate) async fn prepare(engine: &Arc<Engine>, task: &mut Task) -> Result<Pre
         prep.rerender = Some(Box::new(rerender));
     }
     prep.linked = linked;
-    if task.reason == Reason::Verify {
-        task.reason = Reason::Edited;
-    }
     Ok(prep)
 }
 

@@ -445,7 +445,7 @@ async fn local_repo_line(l: &LocalSettings, dir: &Path, sink: &mut LocalGitSink)
     match sink.open(false).await {
         Ok(()) => {
             writable(&dir.join(".git")).map_err(|e| format!("{shown}: {e}"))?;
-            writable(&dir).map_err(|e| format!("{shown}: {e}"))?;
+            writable(dir).map_err(|e| format!("{shown}: {e}"))?;
             let files = sink.files_under("").len();
             let push = if l.push {
                 // Every run would fail at its push: say so now (the remote is not contacted).
@@ -457,7 +457,7 @@ async fn local_repo_line(l: &LocalSettings, dir: &Path, sink: &mut LocalGitSink)
             Ok(format!("{shown}: exists, branch {}, {files} {}{push}", sink.branch(), files_word(files)))
         }
         Err(SinkError::Missing(_)) => {
-            if dir.is_dir() && std::fs::read_dir(&dir).map(|mut d| d.next().is_some()).unwrap_or(false) {
+            if dir.is_dir() && std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(false) {
                 return Err(format!(
                     "{shown} holds files but is not a git repository: empty it, or change BACKUP_DIR or the \
                      repository name"

@@ -13,6 +13,10 @@ async fn dry_run_prints_data_sources_and_page_counts_and_writes_nothing() {
     let notes = add_database(&mut w, "Notes", 3);
     let tasks = add_database(&mut w, "Tasks", 120);
     w.set_children(&notes.rows[0], vec![heading(1, "Hello"), paragraph("world")]);
+    // A page with an image and a PDF: the dry run lists the files it would add too (issue 13).
+    let img = w.add_file_with_type("photo.jpg", PNG.to_vec(), "image/jpeg");
+    let pdf = w.add_file("Quarterly report.pdf", PDF.to_vec());
+    w.set_children(&notes.rows[1], vec![heading(1, "Overview"), image_hosted(&img, "a caption"), file_block(&pdf)]);
     let fake = FakeNotion::start(w).await;
     let dir = tempfile::tempdir().unwrap();
     let base = fake.base_url();
@@ -44,6 +48,8 @@ async fn dry_run_prints_data_sources_and_page_counts_and_writes_nothing() {
     assert!(stdout.contains("data source \"Tasks\"") && stdout.contains(": 120 pages"), "{stdout}");
     assert!(stdout.contains("+ row-0/index.md"), "{stdout}");
     assert!(stdout.contains("+ README.md"), "{stdout}");
+    assert!(stdout.contains("+ row-1/assets/1-overview.png"), "the image is listed, named by its bytes: {stdout}");
+    assert!(stdout.contains("+ row-1/attachments/Quarterly report.pdf"), "{stdout}");
     // Nothing written: no backup folder, no state, no lock.
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert!(left.is_empty(), "dry run wrote {left:?}");
@@ -54,3 +60,10 @@ async fn dry_run_prints_data_sources_and_page_counts_and_writes_nothing() {
 fn notes_free(id: &str) -> String {
     id.replace('-', "")
 }
+
+/// A minimal PNG (signature and IHDR): typed as an image by its bytes.
+const PNG: &[u8] = &[
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, b'I', b'H', b'D', b'R', 0, 0, 0, 2, 0, 0, 0, 2, 8, 2,
+    0, 0, 0, 0xFD, 0xD4, 0x9A, 0x73,
+];
+const PDF: &[u8] = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n";

@@ -17,6 +17,12 @@
 //! `--child-env KEY=VALUE` (repeatable; extra environment for the tool), `--wrap 'heaptrack -o /tmp/h'`
 //! (run the tool under a profiler; RSS and CPU figures then include the wrapper), `--wrap-runs
 //! no-change,1%` (only those runs are wrapped).
+//!
+//! `--big-page BLOCKS` (issue 12) replaces the sizes: one database holding one page of BLOCKS
+//! blocks (short paragraphs, headings, bulleted lists nested up to 3 levels, numbered and to-do
+//! items, a few code blocks; no files), backed up twice (full, then nothing changed), with the
+//! tool's peak RSS against [`BIG_PAGE_RSS_LIMIT_MB`]. Scale 25 unless `--scale` says otherwise:
+//! `cargo bench --bench backup -- --big-page 100000 --scale 25`.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -38,6 +44,10 @@ const NOTION_RATE: f64 = 3.0;
 const RSS_LIMIT_MB: f64 = 64.0;
 /// "CPU a small fraction of wall time": at most this share of one core, in real time.
 const CPU_SHARE_LIMIT: f64 = 0.10;
+/// Peak RSS target of a backup of one 100,000-block page (issue 12).
+const BIG_PAGE_RSS_LIMIT_MB: f64 = 300.0;
+/// Scale of `--big-page` when `--scale` is not given.
+const BIG_PAGE_SCALE: f64 = 25.0;
 
 struct Args {
     sizes: Vec<usize>,
@@ -60,6 +70,10 @@ struct Args {
     wrap: Vec<String>,
     /// Runs (`full`, `no-change`, `1%`) the wrapper applies to; empty = all.
     wrap_runs: Vec<String>,
+    /// `--big-page BLOCKS`: one page of this many blocks instead of the sizes.
+    big_page: Option<usize>,
+    /// `--scale` or BENCH_SCALE was given.
+    scales_set: bool,
 }
 
 fn parse_args() -> Args {
@@ -77,6 +91,8 @@ fn parse_args() -> Args {
         child_env: Vec::new(),
         wrap: Vec::new(),
         wrap_runs: Vec::new(),
+        big_page: None,
+        scales_set: false,
     };
     fn list<T: std::str::FromStr>(s: &str, what: &str) -> Vec<T> {
         let parse = |x: &str| x.trim().parse().unwrap_or_else(|_| panic!("{what}: comma-separated numbers"));
@@ -89,13 +105,18 @@ fn parse_args() -> Args {
     }
     if let Ok(s) = std::env::var("BENCH_SCALE") {
         a.scales = scales(&s);
+        a.scales_set = true;
     }
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let mut val = |name: &str| it.next().unwrap_or_else(|| panic!("{name} needs a value"));
         match arg.as_str() {
             "--sizes" => a.sizes = sizes(&val("--sizes")),
-            "--scale" => a.scales = scales(&val("--scale")),
+            "--scale" => {
+                a.scales = scales(&val("--scale"));
+                a.scales_set = true;
+            }
+            "--big-page" => a.big_page = Some(val("--big-page").parse().expect("--big-page: a number of blocks")),
             "--latency-ms" => a.latency_ms = val("--latency-ms").parse().expect("--latency-ms: a number"),
             "--jitter-ms" => a.jitter_ms = val("--jitter-ms").parse().expect("--jitter-ms: a number"),
             "--databases" => a.databases = val("--databases").parse().expect("--databases: a number"),
@@ -113,6 +134,12 @@ fn parse_args() -> Args {
             }
             // `cargo bench` passes `--bench`; filters are not used.
             _ => {}
+        }
+    }
+    if a.big_page.is_some() {
+        a.sizes = vec![1];
+        if !a.scales_set {
+            a.scales = vec![BIG_PAGE_SCALE];
         }
     }
     assert!(
@@ -243,28 +270,34 @@ struct Target {
 }
 
 impl Bench<'_> {
-    fn size(&self, size: usize, scale: f64, rows: &mut Vec<Row>, targets: &mut Vec<Target>) {
+    /// The runs of one workspace: `size` pages of notes, or with `big_page` one page of that many
+    /// blocks (`size` is then 1).
+    fn size(&self, size: usize, big_page: Option<usize>, scale: f64, rows: &mut Vec<Row>, targets: &mut Vec<Target>) {
         let args = self.args;
         let rate = NOTION_RATE * scale;
         let t0 = Instant::now();
         let mut world = World::new();
         world.seed = args.seed;
-        let ws = workspace::build(&mut world, size, args.databases, args.seed);
+        let ws = match big_page {
+            Some(blocks) => workspace::build_big_page(&mut world, blocks, args.seed),
+            None => workspace::build(&mut world, size, args.databases, args.seed),
+        };
+        let databases = ws.databases.len();
         let min_full = workspace::min_requests_full(&world, &ws);
         world.faults.rate_limit = Some(RateLimit { per_second: rate, burst: args.burst });
         world.faults.latency = Duration::from_secs_f64(args.latency_ms / 1000.0 / scale);
         world.faults.latency_jitter = Duration::from_secs_f64(args.jitter_ms / 1000.0 / scale);
-        let repos: Vec<String> = if args.databases == 1 {
+        let repos: Vec<String> = if databases == 1 {
             vec!["notes".to_string()]
         } else {
-            (1..=args.databases).map(|k| format!("notes-{k}")).collect()
+            (1..=databases).map(|k| format!("notes-{k}")).collect()
         };
         // Signed file URLs keep Notion's 1 h lifetime: the tool renews a URL 30 s (unscaled)
         // before it expires, so a scaled lifetime would add renewals that real runs never make.
         println!(
-            "\n== {size} pages in {} database(s) at scale {scale} ({rate} req/s, burst {}, {:.1} ms latency + up to {:.1} ms jitter): {} blocks, {} images, {} PDFs, {:.1} MiB of media; minimum {min_full} Notion requests \
+            "\n== {} in {databases} database(s) at scale {scale} ({rate} req/s, burst {}, {:.1} ms latency + up to {:.1} ms jitter): {} blocks, {} images, {} PDFs, {:.1} MiB of media; minimum {min_full} Notion requests \
              (generated in {:.1}s)",
-            args.databases,
+            if big_page.is_some() { "1 page".to_string() } else { format!("{size} pages") },
             args.burst,
             args.latency_ms / scale,
             args.jitter_ms / scale,
@@ -420,6 +453,11 @@ impl Bench<'_> {
         let full = run("full", min_full);
         let listing = workspace::listing_requests(&ws);
         let none = run("no-change", listing);
+        if big_page.is_some() {
+            big_page_targets(&full, &none, listing, targets);
+            rows.extend([full, none]);
+            return;
+        }
         let n_edit = size.div_ceil(100).max(1);
         let edited = fake.with_world(|w| workspace::edit_pages(w, &ws, n_edit, 1));
         let min_edit =
@@ -519,6 +557,36 @@ impl Bench<'_> {
     }
 }
 
+/// What `--big-page` checks: peak RSS of each run against the target, the no-change run's requests
+/// and commits, exit codes.
+fn big_page_targets(full: &Row, none: &Row, listing: usize, targets: &mut Vec<Target>) {
+    for r in [full, none] {
+        let mb = r.peak_rss_kb as f64 / 1024.0;
+        targets.push(Target {
+            name: format!("big page: {} run peak RSS under {BIG_PAGE_RSS_LIMIT_MB} MB", r.run),
+            pass: mb < BIG_PAGE_RSS_LIMIT_MB,
+            detail: format!(
+                "{mb:.1} MB ({} requests in {:.1}s, {})",
+                r.requests,
+                r.wall.as_secs_f64(),
+                human(r.real_wall())
+            ),
+        });
+    }
+    targets.push(Target {
+        name: format!("big page: no-change run makes <= {listing} requests and no commit"),
+        pass: none.requests <= listing && none.commits == 0,
+        detail: format!("{} requests, {} commits", none.requests, none.commits),
+    });
+    for r in [full, none] {
+        targets.push(Target {
+            name: format!("big page: {} run exits 0", r.run),
+            pass: r.exit_code == Some(0),
+            detail: format!("exit code {:?}", r.exit_code),
+        });
+    }
+}
+
 /// Append `pages,run,scale,second,arrived,answered,capacity` rows (a header first in a new file).
 fn write_rate_csv(path: &Path, size: usize, run: &str, scale: f64, rate: f64, seconds: &[(usize, usize)]) {
     use std::io::Write as _;
@@ -559,11 +627,14 @@ fn main() {
         args.databases,
         if args.gitea { "fake Gitea" } else { "local git" }
     );
+    if let Some(blocks) = args.big_page {
+        println!("--big-page {blocks}: one page of {blocks} blocks instead of the sizes (peak RSS target {BIG_PAGE_RSS_LIMIT_MB} MB)");
+    }
     let started = Instant::now();
     let mut rows = Vec::new();
     let mut targets = Vec::new();
     for (i, &size) in args.sizes.iter().enumerate() {
-        bench.size(size, args.scale(i), &mut rows, &mut targets);
+        bench.size(size, args.big_page, args.scale(i), &mut rows, &mut targets);
     }
 
     println!("\nWall (real) = measured wall x scale.\n");

@@ -356,3 +356,85 @@ pub fn edit_pages(w: &mut World, ws: &Workspace, n: usize, round: i64) -> Vec<St
     }
     ids
 }
+
+/// A bulleted item with, on some items, nested items down to `depth` more levels.
+fn big_bullet(w: &mut World, rng: &mut StdRng, depth: usize) -> Node {
+    let n = rng.random_range(3..10);
+    let t = words(rng, n);
+    let mut node = Node::leaf(with_id(w, bulleted(&t)));
+    if depth > 0 && rng.random_bool(0.08) {
+        for _ in 0..rng.random_range(1..4) {
+            node.children.push(big_bullet(w, rng, depth - 1));
+        }
+    }
+    node
+}
+
+/// Top-level blocks of one very long page, `target` blocks in all (nested ones counted): short
+/// paragraphs, headings, bulleted lists (some items nested up to 2 more levels), numbered and
+/// to-do items, a few code blocks, quotes and dividers. No files.
+fn big_page_blocks(w: &mut World, rng: &mut StdRng, target: usize) -> Vec<Node> {
+    let mut out: Vec<Node> = Vec::new();
+    let mut count = 0;
+    while count < target {
+        let r: f64 = rng.random();
+        let nodes: Vec<Node> = if r < 0.08 {
+            let t = words(rng, 3);
+            vec![Node::leaf(with_id(w, heading(rng.random_range(1..4), &t)))]
+        } else if r < 0.58 {
+            let n = rng.random_range(3..16);
+            let mut t = words(rng, n);
+            t.push('.');
+            vec![Node::leaf(with_id(w, paragraph(&t)))]
+        } else if r < 0.78 {
+            (0..rng.random_range(2..7)).map(|_| big_bullet(w, rng, 2)).collect()
+        } else if r < 0.86 {
+            (0..rng.random_range(2..5)).map(|_| Node::leaf(with_id(w, numbered(&words(rng, 6))))).collect()
+        } else if r < 0.91 {
+            (0..rng.random_range(2..5))
+                .map(|_| Node::leaf(with_id(w, to_do(&words(rng, 5), rng.random_bool(0.4)))))
+                .collect()
+        } else if r < 0.93 {
+            let body = (0..rng.random_range(3..15)).map(|i| format!("let x{i} = compute({i});")).collect::<Vec<_>>();
+            vec![Node::leaf(with_id(w, code("rust", &body.join("\n"))))]
+        } else if r < 0.97 {
+            let t = sentence(rng);
+            vec![Node::leaf(with_id(w, quote(&t)))]
+        } else {
+            vec![Node::leaf(with_id(w, divider()))]
+        };
+        count += nodes.iter().map(Node::count).sum::<usize>();
+        out.extend(nodes);
+    }
+    out
+}
+
+/// One database holding one page of about `blocks` blocks (see [`big_page_blocks`]).
+pub fn build_big_page(w: &mut World, blocks: usize, seed: u64) -> Workspace {
+    let database_id = w.next_id();
+    let data_source_id = w.next_id();
+    let title = "Big page";
+    w.insert_database(database(&database_id, parent_workspace(), title, &[(&data_source_id, title)]));
+    w.insert_data_source(data_source(
+        &data_source_id,
+        &database_id,
+        title,
+        vec![schema_entry("Name", "title", json!({})), schema_entry("Done", "checkbox", json!({}))],
+    ));
+    let mut rng = StdRng::seed_from_u64(seed ^ 0xB16_B00C);
+    let id = w.next_id();
+    let base = parse_ms(TS).expect("TS parses");
+    let p = page(&id, parent_data_source(&data_source_id, &database_id), "Handbook", vec![("Done", p_checkbox(false))]);
+    w.insert_page(with_times(p, &iso_ms(base), &iso_ms(base + 3_600_000)));
+    let nodes = big_page_blocks(w, &mut rng, blocks);
+    let total = nodes.iter().map(Node::count).sum::<usize>();
+    store(w, &id, nodes);
+    Workspace {
+        databases: vec![Database { id: database_id, pages: vec![id.clone()] }],
+        pages: vec![id],
+        blocks: total,
+        images: 0,
+        pdfs: 0,
+        media_bytes: 0,
+    }
+}

@@ -748,17 +748,24 @@ pub struct Block {
     /// Filled by the block-tree fetch (not part of the API object). For synced-block references
     /// these are the source's children; for meeting notes the summary/notes blocks.
     pub children: Vec<Block>,
-    /// The block exactly as the API returned it, when it was read through
-    /// [`Block::from_json`] (the block-tree fetch does), for the lossless `page.json`.
-    pub raw: Option<Value>,
+    /// The block exactly as the API returned it (compact JSON text), when it was read through
+    /// [`Block::from_json`] (the block-tree fetch does), for the lossless `page.json`. Text, not a
+    /// [`Value`]: a parsed object takes several times the memory, and a 100,000-block page holds
+    /// all of them at once (issue 12).
+    pub raw: Option<Box<str>>,
 }
 
 impl Block {
     /// Parse a block and keep its raw JSON.
     pub fn from_json(v: Value) -> Result<Block, serde_json::Error> {
         let mut b = Block::deserialize(&v)?;
-        b.raw = Some(v);
+        b.raw = Some(v.to_string().into_boxed_str());
         Ok(b)
+    }
+
+    /// The raw JSON of the block, parsed again (`None` when it was not kept).
+    pub fn raw_value(&self) -> Option<Value> {
+        self.raw.as_deref().and_then(|r| serde_json::from_str(r).ok())
     }
 
     /// The API type name (`paragraph`, `heading_1`, ...; unknown types keep their own name).

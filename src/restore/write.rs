@@ -737,7 +737,8 @@ impl<'a> Restorer<'a> {
                     self.client.block_children(parent).try_collect().await.map_err(notion_err)?;
                 let after = since(t);
                 let found = kids.iter().rev().find(|b| {
-                    let raw = b.raw.as_ref();
+                    let raw = b.raw_value();
+                    let raw = raw.as_ref();
                     let ty = b.type_name();
                     let shown = raw.and_then(|r| r[ty]["title"].as_str()).unwrap_or("");
                     let ours = raw.and_then(|r| r["created_by"]["id"].as_str()).map(ids::normalize)

@@ -16,9 +16,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use common::fake_notion::{dashed, FakeNotion, SeenRequest, World, DEFAULT_TOKEN, VERSION_2026};
 use common::fixtures::*;
@@ -27,7 +25,6 @@ use notion_git_backup::notion::model::Page;
 use notion_git_backup::notion::{ClientConfig, NotionClient, RetryPolicy};
 use serde_json::{json, Value};
 
-const SDK_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk");
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/sdk-requests.json");
 
 /// Property ids as Notion returns them: already percent-encoded, and one holding characters a
@@ -229,56 +226,14 @@ fn sdk_runnable() -> bool {
     false
 }
 
-/// `npm ci` in `tests/sdk` unless the pinned SDK is already installed there.
-fn install_sdk() {
-    let installed = Path::new(SDK_DIR).join("node_modules/@notionhq/client/package.json");
-    if installed.is_file() {
-        return;
-    }
-    let out = std::process::Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund"])
-        .current_dir(SDK_DIR)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run npm in {SDK_DIR}: {e} (Debian: apt-get install -y npm)"));
-    assert!(
-        out.status.success(),
-        "npm ci in {SDK_DIR} failed (it installs the pinned @notionhq/client from the npm registry):\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Run the driver with `calls` against a fresh fake of [`world`]; the driver's report and what
 /// the fake received.
 async fn run_sdk(calls: Vec<Value>) -> (Value, Vec<SeenRequest>) {
-    install_sdk();
+    common::sdk::install_sdk();
     let (mut w, _) = world();
     w.record_requests = true;
     let fake = FakeNotion::start(w).await;
-    let dir = tempfile::tempdir().unwrap();
-    let plan_path: PathBuf = dir.path().join("plan.json");
-    let plan =
-        json!({"base_url": fake.origin(), "token": DEFAULT_TOKEN, "notion_version": VERSION_2026, "calls": calls});
-    std::fs::write(&plan_path, serde_json::to_vec(&plan).unwrap()).unwrap();
-    let out = tokio::time::timeout(
-        Duration::from_secs(120),
-        tokio::process::Command::new("node").arg("driver.mjs").arg(&plan_path).current_dir(SDK_DIR).output(),
-    )
-    .await
-    .expect("the SDK driver finished within 2 minutes")
-    .expect("node runs");
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "driver output is not JSON ({e}):\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    assert!(
-        out.status.success(),
-        "a call through the official SDK did not answer as planned:\n{}\n{}",
-        serde_json::to_string_pretty(&report).unwrap(),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let report = common::sdk::drive(&fake, calls).await;
     (report, fake.requests())
 }
 

@@ -8,29 +8,17 @@
 
 mod common;
 
-use std::path::Path;
-use std::time::Duration;
-
-use common::fake_notion::{FakeNotion, SeenRequest, World, DEFAULT_TOKEN, VERSION_2026};
+use common::fake_notion::{FakeNotion, SeenRequest, World, DEFAULT_TOKEN};
 use common::fixtures::*;
 use notion_git_backup::notion::{ClientConfig, NotionClient};
 use serde_json::{json, Value};
 
-const SDK_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk");
 const PARENT: &str = "9a9e0000-0000-4000-8000-0000000009a9";
 const HIDDEN: &str = "41dde000-0000-4000-8000-0000000041dd";
 
 fn sdk_runnable() -> bool {
     if std::process::Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success()) {
-        let installed = Path::new(SDK_DIR).join("node_modules/@notionhq/client/package.json");
-        if !installed.is_file() {
-            let out = std::process::Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund"])
-                .current_dir(SDK_DIR)
-                .output()
-                .expect("npm runs");
-            assert!(out.status.success(), "npm ci in {SDK_DIR}: {}", String::from_utf8_lossy(&out.stderr));
-        }
+        common::sdk::install_sdk();
         return true;
     }
     assert!(!std::env::var("CI").is_ok_and(|v| v == "true" || v == "1"), "CI=true but node is not on PATH");
@@ -51,32 +39,7 @@ fn world() -> (World, String) {
 }
 
 async fn run_sdk(fake: &FakeNotion, calls: Vec<Value>) -> Value {
-    let dir = tempfile::tempdir().unwrap();
-    let plan_path = dir.path().join("plan.json");
-    let plan =
-        json!({"base_url": fake.origin(), "token": DEFAULT_TOKEN, "notion_version": VERSION_2026, "calls": calls});
-    std::fs::write(&plan_path, serde_json::to_vec(&plan).unwrap()).unwrap();
-    let out = tokio::time::timeout(
-        Duration::from_secs(120),
-        tokio::process::Command::new("node").arg("driver.mjs").arg(&plan_path).current_dir(SDK_DIR).output(),
-    )
-    .await
-    .expect("the SDK driver finished within 2 minutes")
-    .expect("node runs");
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "driver output is not JSON ({e}):\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    assert!(
-        out.status.success(),
-        "a call through the official SDK did not answer as planned:\n{}\n{}",
-        serde_json::to_string_pretty(&report).unwrap(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    report
+    common::sdk::drive(fake, calls).await
 }
 
 fn text(t: &str) -> Value {

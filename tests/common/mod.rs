@@ -5,4 +5,5 @@ pub mod env;
 pub mod fake_gitea;
 pub mod fake_notion;
 pub mod fixtures;
+pub mod sdk;
 pub mod seed;

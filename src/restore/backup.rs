@@ -273,18 +273,18 @@ impl Backup {
         b
     }
 
-    fn read_page(&mut self, repo: &Repo, ri: usize, folder: &str, path: &str) -> Option<usize> {
+    /// The JSON file `path` of `repo`; a file that cannot be read or parsed is recorded as
+    /// unreadable.
+    fn read_json(&mut self, repo: &Repo, path: &str) -> Option<Value> {
         let parsed = repo
             .read(path)
             .map_err(|e| e.to_string())
             .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).map_err(|e| format!("not valid JSON: {e}")));
-        let v = match parsed {
-            Ok(v) => v,
-            Err(e) => {
-                self.unreadable.push((format!("{}/{path}", repo.name), e));
-                return None;
-            }
-        };
+        parsed.map_err(|e| self.unreadable.push((format!("{}/{path}", repo.name), e))).ok()
+    }
+
+    fn read_page(&mut self, repo: &Repo, ri: usize, folder: &str, path: &str) -> Option<usize> {
+        let v = self.read_json(repo, path)?;
         let page = v["page"].clone();
         let Some(id) = page["id"].as_str().map(ids::normalize).filter(|i| i.len() == 32) else {
             self.unreadable.push((format!("{}/{path}", repo.name), "has no page id".into()));
@@ -309,17 +309,7 @@ impl Backup {
     }
 
     fn read_schema(&mut self, repo: &Repo, ri: usize, folder: &str, path: &str) -> Option<usize> {
-        let parsed = repo
-            .read(path)
-            .map_err(|e| e.to_string())
-            .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).map_err(|e| format!("not valid JSON: {e}")));
-        let v = match parsed {
-            Ok(v) => v,
-            Err(e) => {
-                self.unreadable.push((format!("{}/{path}", repo.name), e));
-                return None;
-            }
-        };
+        let v = self.read_json(repo, path)?;
         let Some(id) = v["database_id"].as_str().map(ids::normalize).filter(|i| i.len() == 32) else {
             self.unreadable.push((format!("{}/{path}", repo.name), "has no database_id".into()));
             return None;

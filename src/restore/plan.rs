@@ -184,23 +184,7 @@ pub fn chunk(kids: &[ReqBlock], start: usize, l: &Limits) -> Chunk {
 /// Every request needed for `kids`, with their continuations, as if every answer came back
 /// (for `--dry-run` and the bench's expected counts): (requests, blocks).
 pub fn count_requests(kids: &[ReqBlock], l: &Limits) -> (usize, usize) {
-    let mut requests = 0;
-    let mut blocks = 0;
-    let mut start = 0;
-    while start < kids.len() {
-        let c = chunk(kids, start, l);
-        requests += 1;
-        blocks += c.blocks;
-        for later in &c.continued {
-            if let Some(b) = find(kids, start, &later.path) {
-                let (r, n) = count_requests_from(&b.kids, later.start, l);
-                requests += r;
-                blocks += n;
-            }
-        }
-        start = c.end;
-    }
-    (requests, blocks)
+    count_requests_from(kids, 0, l)
 }
 
 fn count_requests_from(kids: &[ReqBlock], from: usize, l: &Limits) -> (usize, usize) {

@@ -177,6 +177,8 @@ fn pages(n: usize) -> &'static str {
 // ---- Gitea / Forgejo ----
 
 async fn check_gitea(cfg: &Config, g: &GiteaSettings, report: &mut CheckReport) {
+    // The state file, read once, to compare with each repository's tree.
+    let saved = State::load(&cfg.state_file).ok();
     let server = gitea_server(g).await;
     let server_ok = server.is_ok();
     report.push("Gitea server", server);
@@ -186,7 +188,7 @@ async fn check_gitea(cfg: &Config, g: &GiteaSettings, report: &mut CheckReport) 
             report.push(what, Err("not checked: fix the Gitea server line first".into()));
             continue;
         }
-        let (line, state) = gitea_repo(cfg, g, &db.repo).await;
+        let (line, state) = gitea_repo(cfg, g, &db.repo, saved.as_ref()).await;
         report.push(what, line);
         if let Some(state) = state {
             report.push(format!("Backup in {}", db.repo), state);
@@ -291,7 +293,7 @@ fn unreachable_hint(detail: &str) -> &'static str {
 /// the repository's tree.
 type RepoLines = (Result<String, String>, Option<Result<String, String>>);
 
-async fn gitea_repo(cfg: &Config, g: &GiteaSettings, repo: &str) -> RepoLines {
+async fn gitea_repo(cfg: &Config, g: &GiteaSettings, repo: &str, saved: Option<&State>) -> RepoLines {
     let mut sink = match GiteaSink::new(crate::sync::sinks::gitea_config(cfg, g, repo)) {
         Ok(s) => s,
         Err(e) => return (Err(e.to_string()), None),
@@ -303,21 +305,20 @@ async fn gitea_repo(cfg: &Config, g: &GiteaSettings, repo: &str) -> RepoLines {
             let files = sink.files_under("").len();
             let line =
                 Ok(format!("{name}: exists, branch {}, {files} {}, token can push", sink.branch(), files_word(files)));
-            (line, compare_state(cfg, repo, &sink))
+            (line, saved.and_then(|st| compare_state(st, repo, &sink)))
         }
         Err(SinkError::Missing(_)) if g.create_repos => (
             Ok(format!("{name}: missing, will be created (private) by the first run (GIT_CREATE_REPOS=1)")),
-            compare_missing(cfg, repo),
+            saved.and_then(|st| compare_missing(st, repo)),
         ),
         Err(e) => (Err(e.to_string()), None),
     }
 }
 
-/// The state file's records of repository `repo` against its tree: every recorded page whose files
+/// The state's records of repository `repo` against its tree: every recorded page whose files
 /// are missing or differ from the recorded blob ids (the next run backs it up again from Notion),
 /// and a state written for another destination. `None` when the state records nothing there.
-fn compare_state(cfg: &Config, repo: &str, sink: &dyn Sink) -> Option<Result<String, String>> {
-    let st = State::load(&cfg.state_file).ok()?;
+fn compare_state(st: &State, repo: &str, sink: &dyn Sink) -> Option<Result<String, String>> {
     let records: Vec<&state::PageRecord> = st
         .pages
         .values()
@@ -367,8 +368,7 @@ fn compare_state(cfg: &Config, repo: &str, sink: &dyn Sink) -> Option<Result<Str
 }
 
 /// The repository does not exist yet, but the state file records pages in it.
-fn compare_missing(cfg: &Config, repo: &str) -> Option<Result<String, String>> {
-    let st = State::load(&cfg.state_file).ok()?;
+fn compare_missing(st: &State, repo: &str) -> Option<Result<String, String>> {
     let n = st.pages.values().filter(|r| r.repo == repo && !r.orphan && !r.files.is_empty()).count();
     (n > 0).then(|| {
         Err(format!(
@@ -389,6 +389,8 @@ fn files_word(n: usize) -> &'static str {
 // ---- local git ----
 
 async fn check_local(cfg: &Config, l: &LocalSettings, report: &mut CheckReport) {
+    // The state file, read once, to compare with each repository's tree.
+    let saved = State::load(&cfg.state_file).ok();
     let git = git_version().await;
     let git_ok = git.is_ok();
     report.push("git", git);
@@ -398,7 +400,7 @@ async fn check_local(cfg: &Config, l: &LocalSettings, report: &mut CheckReport) 
             report.push(what, Err("not checked: git not found".into()));
             continue;
         }
-        let (line, state) = local_repo(cfg, l, &db.repo).await;
+        let (line, state) = local_repo(cfg, l, &db.repo, saved.as_ref()).await;
         report.push(what, line);
         if let Some(state) = state {
             report.push(format!("Backup in {}", db.repo), state);
@@ -428,13 +430,13 @@ async fn git_version() -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-async fn local_repo(cfg: &Config, l: &LocalSettings, repo: &str) -> RepoLines {
+async fn local_repo(cfg: &Config, l: &LocalSettings, repo: &str, saved: Option<&State>) -> RepoLines {
     let dir = l.backup_dir.join(repo);
     let mut sink = LocalGitSink::new(crate::sync::sinks::local_config(cfg, l, repo));
     let line = local_repo_line(l, &dir, &mut sink).await;
     let state = match &line {
-        Ok(_) if sink.is_open() => compare_state(cfg, repo, &sink),
-        Ok(_) => compare_missing(cfg, repo),
+        Ok(_) if sink.is_open() => saved.and_then(|st| compare_state(st, repo, &sink)),
+        Ok(_) => saved.and_then(|st| compare_missing(st, repo)),
         Err(_) => None,
     };
     (line, state)

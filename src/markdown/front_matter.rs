@@ -427,9 +427,20 @@ pub fn front_matter(page: &Page, ctx: &RenderContext) -> String {
         FrontMatterStyle::Nested if props.is_empty() => kv("properties", "{}".into()),
         FrontMatterStyle::Nested => {
             y.push_str("properties:\n");
+            // Notion's names are unique, but two can become one key once control characters are
+            // dropped; a YAML mapping must not repeat a key.
+            let mut used = HashSet::new();
             for (name, _, v) in props {
+                let clean = clean_value(name);
+                let mut key = clean.to_string();
+                for n in 2.. {
+                    if used.insert(key.clone()) {
+                        break;
+                    }
+                    key = format!("{clean} ({n})");
+                }
                 y.push_str("  ");
-                y.push_str(&yaml_str(name));
+                y.push_str(&yaml_str(&key));
                 y.push_str(": ");
                 y.push_str(&v);
                 y.push('\n');
@@ -445,7 +456,7 @@ pub fn front_matter(page: &Page, ctx: &RenderContext) -> String {
             let mut used = HashSet::new();
             for (i, (name, _, v)) in props.iter().enumerate() {
                 if Some(i) != tags {
-                    let key = flat_key(name, &mut used);
+                    let key = flat_key(&clean_value(name), &mut used);
                     kv(&yaml_str(&key), v.clone());
                 }
             }

@@ -37,6 +37,19 @@ pub struct FakeRepo {
     pub default_branch: String,
     pub archived: bool,
     pub push: bool,
+    /// The index of the last commit made through the API, kept between commits (what a server
+    /// that keeps a working copy has) so that a commit into a repository of 10,000 files costs
+    /// git a few small writes instead of a full read of the tree; one commit at a time per
+    /// repository, as Gitea's repository lock does.
+    index: Arc<Mutex<Option<IndexCache>>>,
+}
+
+/// The index file of `commit` on `branch` and its files (path -> blob id).
+#[derive(Debug)]
+struct IndexCache {
+    branch: String,
+    commit: String,
+    files: HashMap<String, String>,
 }
 
 /// A fault injected into the next commit request(s).
@@ -247,7 +260,8 @@ fn new_repo(s: &mut FakeState, owner: &str, repo: &str, default_branch: &str) ->
     std::fs::create_dir_all(&bare).unwrap();
     git(&bare, &["init", "--bare", "-q"], None, &[]).unwrap();
     git(&bare, &["symbolic-ref", "HEAD", &format!("refs/heads/{default_branch}")], None, &[]).unwrap();
-    let r = FakeRepo { bare, default_branch: default_branch.into(), archived: false, push: true };
+    let r =
+        FakeRepo { bare, default_branch: default_branch.into(), archived: false, push: true, index: Arc::default() };
     s.repos.insert(key(owner, repo), r.clone());
     r
 }
@@ -490,10 +504,13 @@ fn change_files_blocking(app: &App, owner: &str, repo: &str, headers: &HeaderMap
     }
     let files = req["files"].as_array().cloned().unwrap_or_default();
     let message = req["message"].as_str().unwrap_or("").to_string();
-    let result = apply_commit(&s.root, &r, &branch, &message, &files, s.forgejo);
+    let (root, forgejo) = (s.root.clone(), s.forgejo);
+    // Commits to other repositories (and every other request) go on meanwhile.
+    drop(s);
+    let result = apply_commit(&root, &r, &branch, &message, &files, forgejo);
     if let Ok((_, Some(new_default))) = &result {
         // First commit on an empty repository: the branch becomes the default branch.
-        if let Some(rr) = s.repos.get_mut(&key(owner, repo)) {
+        if let Some(rr) = app.lock().unwrap().repos.get_mut(&key(owner, repo)) {
             rr.default_branch = new_default.clone();
         }
     }
@@ -531,8 +548,8 @@ fn fault_response(f: CommitFault) -> Response {
     }
 }
 
-/// Gitea's ChangeRepoFiles on a real bare repository: temp index, ops in order, one commit,
-/// compare-and-swap ref update. Returns the commit id and, for a first commit, the new default
+/// Gitea's ChangeRepoFiles on a real bare repository: the ops in order on a copy of the branch's
+/// index, one commit, compare-and-swap ref update. Returns the commit id and, for a first commit, the new default
 /// branch. `upsert` is a test-only operation used by the "other writer".
 fn apply_commit(
     root: &Path,
@@ -550,22 +567,36 @@ fn apply_commit(
     if head.is_none() && !empty {
         return Err((404, format!("branch does not exist [name: {branch}]")));
     }
+    let mut cache = r.index.lock().unwrap();
+    let head_id = head.clone().unwrap_or_default();
+    let kept = bare.join("fake-gitea.index");
+    if !cache.as_ref().is_some_and(|c| c.branch == branch && c.commit == head_id) {
+        // The branch is not where the last API commit left it: start from its tree.
+        let env = [("GIT_INDEX_FILE", kept.to_str().unwrap())];
+        match &head {
+            Some(h) => git(bare, &["read-tree", h], None, &env).unwrap(),
+            None => git(bare, &["read-tree", "--empty"], None, &env).unwrap(),
+        };
+        let files = git(bare, &["ls-files", "-s", "-z"], None, &env)
+            .unwrap()
+            .split('\0')
+            .filter(|e| !e.is_empty())
+            .map(|e| {
+                let (meta, path) = e.split_once('\t').unwrap();
+                (path.to_string(), meta.split(' ').nth(1).unwrap().to_string())
+            })
+            .collect();
+        *cache = Some(IndexCache { branch: branch.to_string(), commit: head_id.clone(), files });
+    }
+    let base = &cache.as_ref().unwrap().files;
+    // This commit works on a copy of the kept index; the copy replaces it only once the branch
+    // has moved to the new commit.
     let index = tempfile::NamedTempFile::new_in(root).unwrap();
+    std::fs::copy(&kept, index.path()).unwrap();
     let index_path = index.path().to_str().unwrap().to_string();
     let env = [("GIT_INDEX_FILE", index_path.as_str())];
-    match &head {
-        Some(h) => git(bare, &["read-tree", h], None, &env).unwrap(),
-        None => git(bare, &["read-tree", "--empty"], None, &env).unwrap(),
-    };
-    let mut current: HashMap<String, String> = git(bare, &["ls-files", "-s", "-z"], None, &env)
-        .unwrap()
-        .split('\0')
-        .filter(|e| !e.is_empty())
-        .map(|e| {
-            let (meta, path) = e.split_once('\t').unwrap();
-            (path.to_string(), meta.split(' ').nth(1).unwrap().to_string())
-        })
-        .collect();
+    let mut changed: HashMap<String, Option<String>> = HashMap::new();
+    let mut lines = Vec::new();
     let mismatch = if forgejo { 409 } else { 422 };
     for f in files {
         let op = f["operation"].as_str().unwrap_or("");
@@ -573,7 +604,10 @@ fn apply_commit(
         if path.is_empty() || path.split('/').any(|c| c.is_empty() || c == ".." || c.eq_ignore_ascii_case(".git")) {
             return Err((422, format!("path contains a malformed path component [path: {path}]")));
         }
-        let existing = current.get(&path).cloned();
+        let existing = match changed.get(&path) {
+            Some(now) => now.clone(),
+            None => base.get(&path).cloned(),
+        };
         match op {
             "create" if existing.is_some() => {
                 return Err((422, format!("repository file already exists [path: {path}]")));
@@ -596,19 +630,21 @@ fn apply_commit(
             other => return Err((422, format!("unknown operation {other:?}"))),
         }
         if op == "delete" {
-            let line = format!("0 {}\t{path}\n", "0".repeat(40));
-            git(bare, &["update-index", "--index-info"], Some(line.as_bytes()), &env).map_err(|e| (500, e))?;
-            current.remove(&path);
+            lines.extend_from_slice(format!("0 {}\t{path}\0", "0".repeat(40)).as_bytes());
+            changed.insert(path, None);
             continue;
         }
         let content = base64::engine::general_purpose::STANDARD
             .decode(f["content"].as_str().unwrap_or(""))
             .map_err(|e| (422, format!("invalid base64 content: {e}")))?;
         let sha = git(bare, &["hash-object", "-w", "--stdin"], Some(&content), &[]).unwrap().trim().to_string();
-        git(bare, &["update-index", "--add", "--cacheinfo", &format!("100644,{sha},{path}")], None, &env)
-            .map_err(|e| (422, format!("a file exists where you're trying to create a subdirectory: {e}")))?;
-        current.insert(path, sha);
+        lines.extend_from_slice(format!("100644 {sha}\t{path}\0").as_bytes());
+        changed.insert(path, Some(sha));
     }
+    // In order, like one `--cacheinfo` per file: a file where a folder is (or the other way
+    // round) is refused, not replaced.
+    git(bare, &["update-index", "--add", "-z", "--index-info"], Some(&lines), &env)
+        .map_err(|e| (422, format!("a file exists where you're trying to create a subdirectory: {e}")))?;
     let tree = git(bare, &["write-tree"], None, &env).map_err(|e| (500, e))?.trim().to_string();
     let mut args = vec!["commit-tree".to_string(), tree, "-m".into(), message.to_string()];
     if let Some(h) = &head {
@@ -619,6 +655,15 @@ fn apply_commit(
     let old = head.clone().unwrap_or_else(|| "0".repeat(40));
     git(bare, &["update-ref", &format!("refs/heads/{branch}"), &commit, &old], None, &[])
         .map_err(|e| (500, format!("failed to push: non-fast-forward: {e}")))?;
+    index.persist(&kept).unwrap();
+    let c = cache.as_mut().unwrap();
+    for (path, sha) in changed {
+        match sha {
+            Some(sha) => c.files.insert(path, sha),
+            None => c.files.remove(&path),
+        };
+    }
+    c.commit = commit.clone();
     let new_default = if empty {
         git(bare, &["symbolic-ref", "HEAD", &format!("refs/heads/{branch}")], None, &[]).unwrap();
         Some(branch.to_string())

@@ -17,6 +17,7 @@ pub mod local_git;
 pub mod lock;
 pub mod memory;
 pub mod message;
+pub mod tree_cache;
 
 pub use blob::{blob_id, blob_id_of_content, blob_id_of_file};
 pub use message::commit_message;

@@ -439,6 +439,59 @@ async fn staged_files_are_committed_byte_for_byte_and_big_trees_are_paged() {
     assert!(s2.commit(cs).await.unwrap().commits.is_empty());
 }
 
+/// A run that finds the tree as the last run left it reads one page of the listing, not all: the
+/// tree kept from the last run is used only when it hashes to the root tree id the server names
+/// on page 1, so a commit by anyone else makes the next run page through the tree again.
+#[tokio::test]
+async fn an_unchanged_tree_is_read_in_one_request_and_a_changed_one_is_paged_again() {
+    let fake = FakeGitea::start().await;
+    fake.add_repo(OWNER, REPO);
+    fake.set_tree_page_max(3);
+    let tree_reads = |from: usize| fake.requests()[from..].iter().filter(|(_, p)| p.contains("/git/trees/")).count();
+    let mut cs = page("p", &[("index.md", "# P")]);
+    for i in 0..9 {
+        cs.writes.push(w(&format!("p/n{i}.md"), &i.to_string()));
+    }
+    let mut s = open(&fake).await;
+    assert_eq!(s.commit(cs.clone()).await.unwrap().commits.len(), 1);
+    s.finish().await.unwrap();
+    drop(s);
+
+    // Nothing changed: the repository and one page of its tree (the server's version is known
+    // from the last run, as the engine says with `known_destination`).
+    let before = fake.requests().len();
+    let mut s = GiteaSink::new(config(&fake, OWNER, REPO)).unwrap();
+    s.known_destination();
+    s.open(true).await.unwrap();
+    assert_eq!(fake.requests().len() - before, 2, "{:?}", &fake.requests()[before..]);
+    assert_eq!(tree_reads(before), 1);
+    assert_eq!(s.files_under("p").len(), 10);
+    assert_eq!(s.blob_of("p/n3.md"), Some(blob_id(b"3")));
+    assert!(s.commit(cs.clone()).await.unwrap().commits.is_empty());
+    s.finish().await.unwrap();
+    drop(s);
+
+    // Another writer changed one file and added one: the kept tree no longer matches.
+    fake.external_commit(OWNER, REPO, "main", "p/n3.md", b"changed elsewhere");
+    fake.external_commit(OWNER, REPO, "main", "other/notes.md", b"x");
+    let before = fake.requests().len();
+    let mut s = open(&fake).await;
+    assert!(tree_reads(before) >= 4, "{}", tree_reads(before));
+    assert_eq!(s.blob_of("p/n3.md"), Some(blob_id(b"changed elsewhere")));
+    assert_eq!(s.files_under("other"), vec!["other/notes.md".to_string()]);
+    // The update is sent with the server's blob id, not the one kept from the last run.
+    assert_eq!(s.commit(cs.clone()).await.unwrap().commits.len(), 1);
+    assert_eq!(text(&fake.files(OWNER, REPO, "main"), "p/n3.md"), "3");
+    s.finish().await.unwrap();
+    drop(s);
+
+    // The tree as this run left it is kept: one page again.
+    let before = fake.requests().len();
+    let s = open(&fake).await;
+    assert_eq!(tree_reads(before), 1);
+    assert_eq!(s.files_under("").len(), 11);
+}
+
 #[tokio::test]
 async fn identity_and_web_links_name_server_owner_repository_and_branch_never_the_token() {
     let fake = FakeGitea::start().await;

@@ -25,6 +25,7 @@ use serde_json::json;
 use super::diff::{self, Op, Prepared, Tree};
 use super::lock::{user_lock_dir, RepoLock};
 use super::message::with_subject_suffix;
+use super::tree_cache::{self, Special};
 use super::{commit_message, ChangeSet, CommitOutcome, Content, Plan, Sink, SinkError};
 use crate::http::{self, Retry, RetryPolicy, StatusClass, Timeouts};
 
@@ -103,6 +104,13 @@ pub struct GiteaSink {
     empty: bool,
     head: Option<String>,
     tree: Tree,
+    /// Entries of the tree that are not plain files (modes), for its tree id.
+    special: Special,
+    /// The tree of the last run, from the cache file, until page 1 of the listing confirms or
+    /// refutes it.
+    cached: Option<(String, Tree, Special)>,
+    /// The tree in memory is the one in the cache file (nothing to write at the end).
+    cache_current: bool,
     /// Target size of a request; lowered for the rest of the run after a 413.
     limit: u64,
     /// Smallest request body refused with 413 in this run.
@@ -208,6 +216,9 @@ impl GiteaSink {
             empty: true,
             head: None,
             tree: Tree::new(),
+            special: Special::new(),
+            cached: None,
+            cache_current: false,
             limit,
             refused: None,
             lock: None,
@@ -232,10 +243,16 @@ impl GiteaSink {
             return Ok(());
         }
         let id = self.identity();
-        let hash = hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(id.as_bytes())[..16]);
-        let path = user_lock_dir()?.join(format!("gitea-{hash}.lock"));
+        let path = user_lock_dir()?.join(format!("gitea-{}.lock", short_hash(&id)));
         self.lock = Some(RepoLock::acquire(&path, &format!("repository {id}"))?);
         Ok(())
+    }
+
+    /// The cache of this repository's and branch's last tree, beside its lock (see
+    /// [`tree_cache`]). `None` when there is no folder for it (then the tree is always paged).
+    fn cache_path(&self) -> Option<PathBuf> {
+        let key = format!("{}\n{}", self.identity(), self.branch);
+        user_lock_dir().ok().map(|d| d.join(format!("gitea-{}.tree", short_hash(&key))))
     }
 
     /// The branch commits go to (known after `open`).
@@ -493,7 +510,7 @@ impl GiteaSink {
             )));
         }
         let b: Branch = self.json(&resp, "read the branch")?;
-        self.tree = self.read_tree(&b.commit.id).await?;
+        (self.tree, self.special) = self.read_tree(&b.commit.id).await?;
         self.head = Some(b.commit.id);
         self.empty = false;
         Ok(())
@@ -509,8 +526,9 @@ impl GiteaSink {
             return Ok(false);
         }
         match self.read_tree_pages(&self.branch.clone()).await? {
-            Some(tree) => {
+            Some((tree, special)) => {
                 self.tree = tree;
+                self.special = special;
                 self.head = None;
                 self.empty = false;
                 Ok(true)
@@ -520,7 +538,7 @@ impl GiteaSink {
     }
 
     /// `GET /git/trees/{sha}?recursive=1` page by page -> path -> blob id.
-    async fn read_tree(&self, sha: &str) -> Result<Tree, SinkError> {
+    async fn read_tree(&mut self, sha: &str) -> Result<(Tree, Special), SinkError> {
         self.read_tree_pages(sha).await?.ok_or_else(|| SinkError::Remote {
             message: format!(
                 "{}: the server does not know the commit {sha} it named as the branch head",
@@ -531,10 +549,14 @@ impl GiteaSink {
     }
 
     /// [`read_tree`](Self::read_tree); `None` when the server answers that it does not know `sha`
-    /// (400 "sha not found").
-    async fn read_tree_pages(&self, sha: &str) -> Result<Option<Tree>, SinkError> {
+    /// (400 "sha not found"). When page 1 names the root tree id of the cached tree of the last
+    /// run, the cached tree is the tree (git's hash covers every path, mode and blob id below the
+    /// root) and no further page is read.
+    async fn read_tree_pages(&mut self, sha: &str) -> Result<Option<(Tree, Special)>, SinkError> {
         #[derive(Deserialize)]
         struct Page {
+            #[serde(default)]
+            sha: String,
             #[serde(default)]
             tree: Vec<Entry>,
             #[serde(default)]
@@ -545,9 +567,12 @@ impl GiteaSink {
             path: String,
             #[serde(rename = "type")]
             kind: String,
+            #[serde(default)]
+            mode: String,
             sha: String,
         }
         let mut tree = Tree::new();
+        let mut special = Special::new();
         let mut seen = 0u64;
         for page in 1.. {
             let path =
@@ -557,18 +582,38 @@ impl GiteaSink {
                 return Ok(None);
             }
             let p: Page = self.json(&resp, "read the repository tree")?;
+            if page == 1 {
+                if let Some((id, files, cached_special)) = self.cached.take() {
+                    if !p.sha.is_empty() && p.sha == id {
+                        tracing::debug!(repo = %self.full_name(), tree = %id, files = files.len(), "tree unchanged since the last run: cached copy used");
+                        self.cache_current = true;
+                        return Ok(Some((files, cached_special)));
+                    }
+                }
+            }
+            self.cache_current = false;
             let n = p.tree.len() as u64;
             seen += n;
             for e in p.tree {
-                if e.kind == "blob" {
-                    tree.insert(e.path, e.sha);
+                let plain = e.mode.is_empty() || e.mode == "100644";
+                match e.kind.as_str() {
+                    "blob" => {
+                        if !plain {
+                            special.insert(e.path.clone(), (e.mode, e.sha.clone()));
+                        }
+                        tree.insert(e.path, e.sha);
+                    }
+                    "commit" => {
+                        special.insert(e.path, (e.mode, e.sha));
+                    }
+                    _ => {}
                 }
             }
             if n == 0 || seen >= p.total_count {
                 break;
             }
         }
-        Ok(Some(tree))
+        Ok(Some((tree, special)))
     }
 
     /// Split operations into request-sized batches: puts in order, deletes in the last batch.
@@ -775,6 +820,9 @@ impl Sink for GiteaSink {
             self.branch = if info.default_branch.is_empty() { "main".into() } else { info.default_branch.clone() };
         }
         self.empty = info.empty;
+        if !info.empty {
+            self.cached = self.cache_path().and_then(|p| tree_cache::load(&p));
+        }
         if info.empty {
             self.head = None;
             self.tree.clear();
@@ -824,6 +872,15 @@ impl Sink for GiteaSink {
                 let failure = match self.post(batch, &writes, &message).await {
                     Ok(sha) => {
                         diff::apply(&mut self.tree, batch, &writes);
+                        // Gitea writes plain files; a mode the path had is gone with it.
+                        for op in batch {
+                            let path = match op {
+                                Op::Put { write, .. } => &writes[*write].path,
+                                Op::Delete { path, .. } => path,
+                            };
+                            self.special.remove(path);
+                        }
+                        self.cache_current = false;
                         self.head = Some(sha.clone());
                         self.empty = false;
                         commits.push(sha);
@@ -917,9 +974,26 @@ impl Sink for GiteaSink {
         diff::files_in(&self.tree, dir).map(|(p, _)| p.clone()).collect()
     }
 
+    /// Keep the tree for the next run (see [`tree_cache`]); a cache that cannot be written only
+    /// costs the next run the whole tree listing.
     async fn finish(&mut self) -> Result<(), SinkError> {
+        if self.opened && !self.empty && !self.cache_current && self.lock.is_some() {
+            if let Some(path) = self.cache_path() {
+                match tree_cache::save(&path, &self.tree, &self.special) {
+                    Ok(_) => self.cache_current = true,
+                    Err(e) => {
+                        tracing::warn!(repo = %self.full_name(), file = %path.display(), error = %e, "cannot keep the repository tree for the next run")
+                    }
+                }
+            }
+        }
         Ok(())
     }
+}
+
+/// 32 hex digits of SHA-256 over `s`: names of the lock and cache files of a repository.
+fn short_hash(s: &str) -> String {
+    hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(s.as_bytes())[..16])
 }
 
 /// Accept Gitea >= 1.20 and every Forgejo (which reports `X.Y.Z+gitea-1.22.0` or `1.2x.y-N`).

@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use reqwest::header::{HeaderMap, CONTENT_LENGTH, RETRY_AFTER};
 use reqwest::{RequestBuilder, StatusCode};
@@ -445,14 +446,14 @@ impl Progress {
 }
 
 /// `bytes` as a stream of pieces; every piece the connection asks for is progress.
-fn upload(bytes: Vec<u8>, progress: Arc<Progress>) -> impl Stream<Item = Result<Vec<u8>, std::io::Error>> {
+fn upload(bytes: Bytes, progress: Arc<Progress>) -> impl Stream<Item = Result<Bytes, std::io::Error>> {
     futures::stream::unfold((bytes, 0usize, progress), |(bytes, at, progress)| async move {
         progress.touch();
         if at >= bytes.len() {
             return None;
         }
         let end = (at + UPLOAD_CHUNK).min(bytes.len());
-        let piece = bytes[at..end].to_vec();
+        let piece = bytes.slice(at..end);
         Some((Ok(piece), (bytes, end, progress)))
     })
 }
@@ -461,7 +462,7 @@ fn upload(bytes: Vec<u8>, progress: Arc<Progress>) -> impl Stream<Item = Result<
 /// `Content-Length`, and the silence bound restarts whenever the connection takes a piece of it,
 /// so a large upload on a slow link is not cut off while a stalled server is. Redirects are
 /// whatever the client's policy says.
-pub async fn send(rb: RequestBuilder, body: Option<Vec<u8>>, t: &Timeouts) -> Result<reqwest::Response, Transport> {
+pub async fn send(rb: RequestBuilder, body: Option<Bytes>, t: &Timeouts) -> Result<reqwest::Response, Transport> {
     let progress = Arc::new(Progress::new());
     let rb = match body {
         None => rb,
@@ -506,7 +507,7 @@ impl Answer {
 }
 
 /// [`send`], then read the whole body, every silence bounded.
-pub async fn exchange(rb: RequestBuilder, body_bytes: Option<Vec<u8>>, t: &Timeouts) -> Result<Answer, Transport> {
+pub async fn exchange(rb: RequestBuilder, body_bytes: Option<Bytes>, t: &Timeouts) -> Result<Answer, Transport> {
     let resp = send(rb, body_bytes, t).await?;
     let status = resp.status();
     let headers = resp.headers().clone();
@@ -679,7 +680,7 @@ mod tests {
         let e = exchange(client.get(&url), None, &t).await.unwrap_err();
         assert_eq!(e.kind, TransportKind::Silent);
         // An upload to it is bounded too, however large the body.
-        let e = exchange(client.post(&url), Some(vec![b'x'; 4 << 20]), &t).await.unwrap_err();
+        let e = exchange(client.post(&url), Some(Bytes::from(vec![b'x'; 4 << 20])), &t).await.unwrap_err();
         assert_eq!(e.kind, TransportKind::Silent);
         assert!(!e.describe(&origin(&url), "while posting", &t).contains("secret"));
     }
@@ -714,7 +715,7 @@ mod tests {
         let t = Timeouts::new(Duration::from_secs(5), Duration::from_secs(10));
         let client = client_builder("t", &t).build().unwrap();
         let sent: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
-        let a = exchange(client.post(format!("http://{addr}/")), Some(sent.clone()), &t).await.unwrap();
+        let a = exchange(client.post(format!("http://{addr}/")), Some(Bytes::from(sent.clone())), &t).await.unwrap();
         assert_eq!((a.status, a.body.as_slice()), (StatusCode::OK, b"ok".as_slice()));
         assert_eq!(server.await.unwrap(), sent);
     }

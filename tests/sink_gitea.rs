@@ -439,6 +439,36 @@ async fn staged_files_are_committed_byte_for_byte_and_big_trees_are_paged() {
     assert!(s2.commit(cs).await.unwrap().commits.is_empty());
 }
 
+/// The request body is written by hand (files base64-encoded into place): names JSON must escape,
+/// and contents of every length modulo 3, staged on disk or in memory, arrive byte for byte.
+#[tokio::test]
+async fn commit_bodies_carry_any_name_and_any_bytes() {
+    let fake = FakeGitea::start().await;
+    fake.add_repo(OWNER, REPO);
+    let mut s = open(&fake).await;
+    let dir = tempfile::tempdir().unwrap();
+    let staged = dir.path().join("big.bin");
+    let big: Vec<u8> = (0..100_001u32).map(|i| (i * 31 % 256) as u8).collect();
+    std::fs::write(&staged, &big).unwrap();
+    let mut cs = page("Notes \"2024\" – ü", &[("index.md", "a"), ("two.md", "ab"), ("three.md", "abc")]);
+    cs.writes.push(FileWrite { path: "Notes \"2024\" – ü/big.bin".into(), content: Content::File(staged) });
+    cs.writes.push(FileWrite { path: "Notes \"2024\" – ü/empty".into(), content: Content::Bytes(Vec::new()) });
+    s.commit(cs.clone()).await.unwrap();
+    let files = fake.files(OWNER, REPO, "main");
+    let d = "Notes \"2024\" – ü";
+    assert_eq!(files[&format!("{d}/big.bin")], big);
+    assert_eq!(text(&files, &format!("{d}/three.md")), "abc");
+    assert_eq!(text(&files, &format!("{d}/two.md")), "ab");
+    assert_eq!(files[&format!("{d}/empty")], b"");
+    // An update (with the old blob id) and a delete in one body.
+    let mut next = page(d, &[("index.md", "changed")]);
+    next.writes.push(w(&format!("{d}/two.md"), "ab"));
+    s.commit(next).await.unwrap();
+    let files = fake.files(OWNER, REPO, "main");
+    assert_eq!(text(&files, &format!("{d}/index.md")), "changed");
+    assert_eq!(files.len(), 2, "{:?}", files.keys());
+}
+
 /// A run that finds the tree as the last run left it reads one page of the listing, not all: the
 /// tree kept from the last run is used only when it hashes to the root tree id the server names
 /// on page 1, so a commit by anyone else makes the next run page through the tree again.

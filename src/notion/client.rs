@@ -216,7 +216,7 @@ impl NotionClient {
             Some(Body::Json(b)) => req = req.json(b),
             Some(Body::Bytes { content_type, bytes }) => {
                 req = req.header(reqwest::header::CONTENT_TYPE, content_type);
-                raw = Some(bytes.to_vec());
+                raw = Some(bytes::Bytes::copy_from_slice(bytes));
             }
             None => {}
         }

@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use base64::Engine as _;
+use bytes::Bytes;
 use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
@@ -301,7 +302,7 @@ impl GiteaSink {
     /// is also retried on 5xx, timeouts and dropped connections. A write is not: whether a commit
     /// landed is for the caller to find out. The last answer is returned as it is; `Err` = no
     /// answer, as a sentence naming the server and `what` ("read the branch").
-    async fn send(&self, method: Method, path: &str, body: Option<&[u8]>, what: &str) -> Result<Resp, String> {
+    async fn send(&self, method: Method, path: &str, body: Option<Bytes>, what: &str) -> Result<Resp, String> {
         let url = format!("{}{}", self.api, path);
         let read = method == Method::GET;
         let origin = http::origin(&self.api);
@@ -316,7 +317,7 @@ impl GiteaSink {
             if body.is_some() {
                 rb = rb.header(CONTENT_TYPE, "application/json");
             }
-            let result = http::exchange(rb, body.map(<[u8]>::to_vec), &self.timeouts).await;
+            let result = http::exchange(rb, body.clone(), &self.timeouts).await;
             let retry = match &result {
                 Ok(a) if a.status == StatusCode::TOO_MANY_REQUESTS => {
                     let wait = http::retry_after(&a.headers).unwrap_or(THROTTLE_WAIT).min(RETRY.max_retry_after);
@@ -457,8 +458,8 @@ impl GiteaSink {
             "auto_init": false,
             "default_branch": if self.branch.is_empty() { "main" } else { self.branch.as_str() },
         });
-        let body = serde_json::to_vec(&body).expect("static JSON");
-        let resp = self.send(Method::POST, &path, Some(&body), "create the repository").await.map_err(|e| {
+        let body = Bytes::from(serde_json::to_vec(&body).expect("static JSON"));
+        let resp = self.send(Method::POST, &path, Some(body), "create the repository").await.map_err(|e| {
             SinkError::Remote { message: format!("cannot create {}: {e}", self.full_name()), transient: true }
         })?;
         match resp.status.as_u16() {
@@ -650,40 +651,79 @@ impl GiteaSink {
     }
 
     /// Send one batch as one commit.
-    async fn post(&self, ops: &[Op], writes: &[Prepared], message: &str) -> Result<String, PostError> {
-        let mut files = Vec::with_capacity(ops.len());
-        for op in ops {
+    /// The JSON body of one ChangeFiles request, written straight into one buffer: each file's
+    /// bytes are read in pieces and base64-encoded into place, so a commit holds its request (4/3
+    /// of its files) and nothing more: no whole copy of a file, of its base64 text or of a JSON
+    /// tree of them.
+    async fn commit_body(&self, ops: &[Op], writes: &[Prepared], message: &str) -> Result<Vec<u8>, PostError> {
+        use std::io::Write as _;
+        use tokio::io::AsyncReadExt as _;
+        let json = |v: &str| serde_json::to_string(v).expect("JSON of a string");
+        let person = json!({"name": self.cfg.author_name, "email": self.cfg.author_email}).to_string();
+        let size: u64 = ops.iter().map(|op| op_size(op, writes)).sum();
+        let mut body = Vec::with_capacity(usize::try_from(size).unwrap_or(0).saturating_add(message.len() * 2 + 512));
+        write!(
+            body,
+            r#"{{"branch":{},"message":{},"author":{person},"committer":{person},"files":["#,
+            json(&self.branch),
+            json(message)
+        )
+        .expect("write to a Vec");
+        let mut buf = vec![0u8; 48 * 1024];
+        for (i, op) in ops.iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
             match op {
                 Op::Put { write, old } => {
                     let w = &writes[*write];
-                    let bytes = match &w.content {
-                        Content::Bytes(b) => std::borrow::Cow::Borrowed(b.as_slice()),
-                        Content::File(p) => std::borrow::Cow::Owned(tokio::fs::read(p).await.map_err(|e| {
-                            PostError::Fatal(SinkError::Io(format!("cannot read staged file {}: {e}", p.display())))
-                        })?),
-                    };
-                    let content = base64::engine::general_purpose::STANDARD.encode(&bytes);
-                    files.push(match old {
-                        None => json!({"operation": "create", "path": w.path, "content": content}),
-                        Some(sha) => json!({"operation": "update", "path": w.path, "content": content, "sha": sha}),
-                    });
+                    match old {
+                        None => write!(body, r#"{{"operation":"create","path":{},"content":""#, json(&w.path)),
+                        Some(sha) => write!(
+                            body,
+                            r#"{{"operation":"update","path":{},"sha":{},"content":""#,
+                            json(&w.path),
+                            json(sha)
+                        ),
+                    }
+                    .expect("write to a Vec");
+                    let mut enc =
+                        base64::write::EncoderWriter::new(&mut body, &base64::engine::general_purpose::STANDARD);
+                    match &w.content {
+                        Content::Bytes(b) => enc.write_all(b).expect("write to a Vec"),
+                        Content::File(p) => {
+                            let staged = |e: std::io::Error| {
+                                PostError::Fatal(SinkError::Io(format!("cannot read staged file {}: {e}", p.display())))
+                            };
+                            let mut f = tokio::fs::File::open(p).await.map_err(staged)?;
+                            loop {
+                                let n = f.read(&mut buf).await.map_err(staged)?;
+                                if n == 0 {
+                                    break;
+                                }
+                                enc.write_all(&buf[..n]).expect("write to a Vec");
+                            }
+                        }
+                    }
+                    enc.finish().expect("write to a Vec");
+                    drop(enc);
+                    body.extend_from_slice(b"\"}");
                 }
-                Op::Delete { path, sha } => files.push(json!({"operation": "delete", "path": path, "sha": sha})),
+                Op::Delete { path, sha } => {
+                    write!(body, r#"{{"operation":"delete","path":{},"sha":{}}}"#, json(path), json(sha))
+                        .expect("write to a Vec")
+                }
             }
         }
-        let person = json!({"name": self.cfg.author_name, "email": self.cfg.author_email});
-        let body = json!({
-            "branch": self.branch,
-            "message": message,
-            "author": person,
-            "committer": person,
-            "files": files,
-        });
-        drop(files);
-        let body = serde_json::to_vec(&body).expect("JSON of strings");
+        body.extend_from_slice(b"]}");
+        Ok(body)
+    }
+
+    async fn post(&self, ops: &[Op], writes: &[Prepared], message: &str) -> Result<String, PostError> {
+        let body = Bytes::from(self.commit_body(ops, writes, message).await?);
         let body_len = body.len() as u64;
         let path = format!("{}/contents", self.repo_path());
-        let resp = match self.send(Method::POST, &path, Some(&body), &format!("commit {message:?}")).await {
+        let resp = match self.send(Method::POST, &path, Some(body), &format!("commit {message:?}")).await {
             Ok(r) => r,
             Err(e) => return Err(PostError::Ambiguous(e)),
         };

@@ -80,6 +80,19 @@ pub struct LocalFile {
     pub is_image: bool,
 }
 
+/// Where the backups of pages and databases are, for links: canonical id -> root-relative path
+/// or absolute URL. A map is one; the engine answers from where each node lives instead of
+/// keeping a map per repository.
+pub trait LinkTargets: std::fmt::Debug {
+    fn target(&self, id: &str) -> Option<String>;
+}
+
+impl<S: std::hash::BuildHasher> LinkTargets for HashMap<String, String, S> {
+    fn target(&self, id: &str) -> Option<String> {
+        self.get(id).cloned()
+    }
+}
+
 /// Everything the renderer needs besides the page itself. All maps may be empty.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct RenderContext<'a> {
@@ -91,7 +104,7 @@ pub struct RenderContext<'a> {
     pub media: Option<&'a HashMap<MediaKey, LocalFile>>,
     /// Normalized page/database id ([`crate::ids::normalize`]) -> relative link from this page's
     /// `index.md` to the target's backup (e.g. `../other-page/index.md`).
-    pub links: Option<&'a HashMap<String, String>>,
+    pub links: Option<&'a dyn LinkTargets>,
     /// Prepended to every relative link of `links` (e.g. `../../` for a page two folders below the
     /// repository root when `links` holds root-relative paths). Empty by default.
     pub link_prefix: &'a str,
@@ -122,9 +135,9 @@ impl<'a> RenderContext<'a> {
     /// Relative link to the backup of page/database `id` (any id form).
     /// An id without a link is noted in `unresolved`.
     pub fn link(&self, id: &str) -> Option<std::borrow::Cow<'a, str>> {
-        let found = self.links.and_then(|l| l.get(&ids::normalize(id)));
+        let found = self.links.and_then(|l| l.target(&ids::normalize(id)));
         if let Some(seen) = self.linked {
-            seen.borrow_mut().insert(ids::normalize(id), found.cloned());
+            seen.borrow_mut().insert(ids::normalize(id), found.clone());
         }
         let Some(l) = found else {
             if let Some(u) = self.unresolved {
@@ -133,7 +146,7 @@ impl<'a> RenderContext<'a> {
             return None;
         };
         if self.link_prefix.is_empty() || l.contains("://") {
-            Some(std::borrow::Cow::Borrowed(l.as_str()))
+            Some(std::borrow::Cow::Owned(l))
         } else {
             Some(std::borrow::Cow::Owned(format!("{}{l}", self.link_prefix)))
         }

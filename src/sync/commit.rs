@@ -20,7 +20,7 @@ use crate::config::Config;
 use crate::ids;
 use std::collections::HashMap;
 
-use crate::markdown::{self, LocalFile, MediaKey, RenderContext};
+use crate::markdown::{self, LinkTargets as _, LocalFile, MediaKey, RenderContext};
 use crate::notify::{DatabaseReport, PageFailure, PlannedCommit};
 use crate::sink::{ChangeSet, Content, FileWrite, Plan, Sink};
 use crate::state::{ChildRef, NodeKind, PageRecord, State};
@@ -928,7 +928,7 @@ impl Committer {
 /// True when a target's link changed since the page was rendered with `linked`.
 fn is_stale(engine: &Engine, repo: RepoIx, linked: &BTreeMap<String, Option<String>>) -> bool {
     let links = engine.links(repo);
-    linked.iter().any(|(id, used)| links.get(id) != used.as_ref())
+    linked.iter().any(|(id, used)| links.target(id) != *used)
 }
 
 fn shown(title: &str) -> &str {

@@ -78,7 +78,9 @@ pub struct Engine {
     /// Canonical id -> title, across all repositories (relations, link text).
     pub titles: RwLock<HashMap<String, String>>,
     locations: RwLock<HashMap<String, Location>>,
-    /// Per repository: canonical id -> link from that repository (root-relative path or URL).
+    /// Per repository: canonical id -> link from that repository set by hand ([`Engine::set_link`]),
+    /// ahead of the node's location. Every other link is derived from `locations` when asked
+    /// ([`RepoLinks`]), so nothing grows with pages × repositories.
     links: Vec<RwLock<HashMap<String, String>>>,
     /// Per repository: folder -> canonical id of the node that owns it in this run.
     claims: Vec<RwLock<HashMap<String, String>>>,
@@ -245,19 +247,10 @@ impl Engine {
         }
     }
 
+    /// A location replaces any link set by hand for the node.
     fn put_location(&self, id: &str, loc: Location) {
-        let target = loc.index_path();
-        for (ix, links) in self.links.iter().enumerate() {
-            let link = if ix == loc.repo {
-                Some(target.clone())
-            } else {
-                self.repos[loc.repo].web_base.as_ref().map(|base| format!("{base}{}", web_path(&target)))
-            };
-            let mut l = links.write().expect("links lock");
-            match link {
-                Some(link) => l.insert(id.to_string(), link),
-                None => l.remove(id),
-            };
+        for links in &self.links {
+            links.write().expect("links lock").remove(id);
         }
         self.locations.write().expect("locations lock").insert(id.to_string(), loc);
     }
@@ -286,9 +279,15 @@ impl Engine {
         self.locations.read().expect("locations lock").get(&ids::normalize(id)).cloned()
     }
 
-    /// Links from repository `repo` (root-relative paths, or absolute URLs), for rendering.
-    pub fn links(&self, repo: RepoIx) -> std::sync::RwLockReadGuard<'_, HashMap<String, String>> {
-        self.links[repo].read().expect("links lock")
+    /// Links from repository `repo` (root-relative paths, or absolute URLs), for rendering. Holds
+    /// the locations for reading while it lives.
+    pub fn links(&self, repo: RepoIx) -> RepoLinks<'_> {
+        RepoLinks {
+            repos: &self.repos,
+            repo,
+            set: self.links[repo].read().expect("links lock"),
+            locations: self.locations.read().expect("locations lock"),
+        }
     }
 
     /// The node that owns `folder` of `repo` in this run, if any.
@@ -350,6 +349,36 @@ impl Engine {
 }
 
 /// A root-relative path as it goes into a web URL: each segment percent-encoded.
+/// The link targets of one repository: a link set by hand, else the node's `index.md` (or
+/// README.md) when it lives in this repository, else its page on the Gitea/Forgejo server of the
+/// repository it lives in (none in local mode: such links go to Notion).
+pub struct RepoLinks<'e> {
+    repos: &'e [RepoInfo],
+    repo: RepoIx,
+    set: std::sync::RwLockReadGuard<'e, HashMap<String, String>>,
+    locations: std::sync::RwLockReadGuard<'e, HashMap<String, Location>>,
+}
+
+impl std::fmt::Debug for RepoLinks<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RepoLinks").field("repo", &self.repo).finish_non_exhaustive()
+    }
+}
+
+impl crate::markdown::LinkTargets for RepoLinks<'_> {
+    fn target(&self, id: &str) -> Option<String> {
+        if let Some(l) = self.set.get(id) {
+            return Some(l.clone());
+        }
+        let loc = self.locations.get(id)?;
+        if loc.repo == self.repo {
+            Some(loc.index_path())
+        } else {
+            self.repos[loc.repo].web_base.as_ref().map(|base| format!("{base}{}", web_path(&loc.index_path())))
+        }
+    }
+}
+
 fn web_path(path: &str) -> String {
     path.split('/').map(|s| crate::sink::gitea::enc(s, false)).collect::<Vec<_>>().join("/")
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use futures::TryStreamExt;
 use serde_json::Value;
 
-use crate::markdown::{self, page_json, RenderContext};
+use crate::markdown::{self, page_json, LinkTargets as _, RenderContext};
 use crate::media::{self, OwnerSource};
 use crate::notion::model::{Block, BlockKind, Database, Page};
 use crate::notion::tree::TreeOptions;
@@ -312,8 +312,8 @@ async fn linked_source(engine: &Engine, task: &Task, view_db: &str) -> Option<St
     let views: Vec<Value> = engine.notion.views(view_db).try_collect().await.ok()?;
     let ds = views.iter().find_map(|v| v.get("data_source_id").and_then(Value::as_str)).map(ids::normalize)?;
     if let Some(db) = engine.databases_by_source().get(&ds) {
-        if let Some(link) = engine.links(task.repo).get(db) {
-            return Some(link.clone());
+        if let Some(link) = engine.links(task.repo).target(db) {
+            return Some(link);
         }
     }
     let source = engine.notion.get_data_source(&ds).await.ok()?;

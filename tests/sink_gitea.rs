@@ -517,9 +517,23 @@ async fn an_unchanged_tree_is_read_in_one_request_and_a_changed_one_is_paged_aga
 
     // The tree as this run left it is kept: one page again.
     let before = fake.requests().len();
-    let s = open(&fake).await;
+    let mut s = open(&fake).await;
     assert_eq!(tree_reads(before), 1);
     assert_eq!(s.files_under("").len(), 11);
+
+    // Another writer commits between two commits of a run: the sink's tree lacks that file, its
+    // tree id differs from the one Gitea answers for the run's last commit, so nothing is kept
+    // and the next run reads the whole tree (and sees the file).
+    s.commit(page("q", &[("index.md", "# Q")])).await.unwrap();
+    fake.external_commit(OWNER, REPO, "main", "elsewhere.md", b"e");
+    s.commit(page("r", &[("index.md", "# R")])).await.unwrap();
+    s.finish().await.unwrap();
+    drop(s);
+    let before = fake.requests().len();
+    let s = open(&fake).await;
+    assert!(tree_reads(before) >= 4, "{}", tree_reads(before));
+    assert_eq!(s.blob_of("elsewhere.md"), Some(blob_id(b"e")));
+    assert_eq!(s.files_under("").len(), 14);
 }
 
 #[tokio::test]

@@ -109,7 +109,12 @@ pub struct GiteaSink {
     special: Special,
     /// The tree of the last run, from the cache file, until page 1 of the listing confirms or
     /// refutes it.
-    cached: Option<(String, Tree, Special)>,
+    cached: Option<tree_cache::Kept>,
+    /// The commit whose tree `tree` is exactly (read whole, or the kept tree of that commit); none
+    /// once this run committed.
+    known: Option<String>,
+    /// This run's last commit and the tree id the server answered for it.
+    last_commit: Option<(String, Option<String>)>,
     /// The tree in memory is the one in the cache file (nothing to write at the end).
     cache_current: bool,
     /// Target size of a request; lowered for the rest of the run after a 413.
@@ -219,6 +224,8 @@ impl GiteaSink {
             tree: Tree::new(),
             special: Special::new(),
             cached: None,
+            known: None,
+            last_commit: None,
             cache_current: false,
             limit,
             refused: None,
@@ -550,9 +557,10 @@ impl GiteaSink {
     }
 
     /// [`read_tree`](Self::read_tree); `None` when the server answers that it does not know `sha`
-    /// (400 "sha not found"). When page 1 names the root tree id of the cached tree of the last
-    /// run, the cached tree is the tree (git's hash covers every path, mode and blob id below the
-    /// root) and no further page is read.
+    /// (400 "sha not found"). Page 1 names the id `sha` resolves to (Gitea answers the commit id
+    /// for a branch name or commit, the tree id for a tree), and the later pages are read by that
+    /// id, so a commit landing meanwhile cannot mix two trees. When it names the commit (or tree)
+    /// of the tree kept from the last run, the kept tree is the tree and no further page is read.
     async fn read_tree_pages(&mut self, sha: &str) -> Result<Option<(Tree, Special)>, SinkError> {
         #[derive(Deserialize)]
         struct Page {
@@ -575,20 +583,29 @@ impl GiteaSink {
         let mut tree = Tree::new();
         let mut special = Special::new();
         let mut seen = 0u64;
+        let mut resolved = sha.to_string();
         for page in 1.. {
-            let path =
-                format!("{}/git/trees/{}?recursive=1&per_page=1000&page={page}", self.repo_path(), enc(sha, false));
+            let path = format!(
+                "{}/git/trees/{}?recursive=1&per_page=1000&page={page}",
+                self.repo_path(),
+                enc(&resolved, false)
+            );
             let resp = self.get(&path, "read the repository tree").await?;
             if page == 1 && resp.status == StatusCode::BAD_REQUEST {
                 return Ok(None);
             }
             let p: Page = self.json(&resp, "read the repository tree")?;
             if page == 1 {
-                if let Some((id, files, cached_special)) = self.cached.take() {
-                    if !p.sha.is_empty() && p.sha == id {
-                        tracing::debug!(repo = %self.full_name(), tree = %id, files = files.len(), "tree unchanged since the last run: cached copy used");
+                if p.sha.len() == 40 && p.sha.chars().all(|c| c.is_ascii_hexdigit()) {
+                    resolved = p.sha.clone();
+                }
+                if let Some(kept) = self.cached.take() {
+                    if p.sha == kept.commit || p.sha == kept.tree {
+                        tracing::debug!(repo = %self.full_name(), commit = %kept.commit, files = kept.files.len(), "tree unchanged since the last run: the kept tree is used");
                         self.cache_current = true;
-                        return Ok(Some((files, cached_special)));
+                        self.known = Some(kept.commit);
+                        self.last_commit = None;
+                        return Ok(Some((kept.files, kept.special)));
                     }
                 }
             }
@@ -614,6 +631,8 @@ impl GiteaSink {
                 break;
             }
         }
+        self.known = Some(resolved);
+        self.last_commit = None;
         Ok(Some((tree, special)))
     }
 
@@ -719,7 +738,13 @@ impl GiteaSink {
         Ok(body)
     }
 
-    async fn post(&self, ops: &[Op], writes: &[Prepared], message: &str) -> Result<String, PostError> {
+    /// One ChangeFiles request: the new commit's id and, when the server says it, its tree id.
+    async fn post(
+        &self,
+        ops: &[Op],
+        writes: &[Prepared],
+        message: &str,
+    ) -> Result<(String, Option<String>), PostError> {
         let body = Bytes::from(self.commit_body(ops, writes, message).await?);
         let body_len = body.len() as u64;
         let path = format!("{}/contents", self.repo_path());
@@ -737,12 +762,18 @@ impl GiteaSink {
                 #[derive(Deserialize)]
                 struct CommitRef {
                     sha: String,
+                    #[serde(default)]
+                    tree: Option<TreeRef>,
+                }
+                #[derive(Deserialize)]
+                struct TreeRef {
+                    sha: String,
                 }
                 if !resp.is_json() {
                     return Err(PostError::Ambiguous(resp.message()));
                 }
                 match serde_json::from_slice::<Created>(&resp.body) {
-                    Ok(Created { commit: Some(c) }) => Ok(c.sha),
+                    Ok(Created { commit: Some(c) }) => Ok((c.sha, c.tree.map(|t| t.sha))),
                     _ => Err(PostError::Ambiguous("commit answer without a commit id".into())),
                 }
             }
@@ -910,7 +941,9 @@ impl Sink for GiteaSink {
                     base_message.clone()
                 };
                 let failure = match self.post(batch, &writes, &message).await {
-                    Ok(sha) => {
+                    Ok((sha, tree_id)) => {
+                        self.known = None;
+                        self.last_commit = Some((sha.clone(), tree_id));
                         diff::apply(&mut self.tree, batch, &writes);
                         // Gitea writes plain files; a mode the path had is gone with it.
                         for op in batch {
@@ -1017,14 +1050,29 @@ impl Sink for GiteaSink {
     /// Keep the tree for the next run (see [`tree_cache`]); a cache that cannot be written only
     /// costs the next run the whole tree listing.
     async fn finish(&mut self) -> Result<(), SinkError> {
-        if self.opened && !self.empty && !self.cache_current && self.lock.is_some() {
-            if let Some(path) = self.cache_path() {
-                match tree_cache::save(&path, &self.tree, &self.special) {
-                    Ok(_) => self.cache_current = true,
-                    Err(e) => {
-                        tracing::warn!(repo = %self.full_name(), file = %path.display(), error = %e, "cannot keep the repository tree for the next run")
-                    }
-                }
+        if !self.opened || self.empty || self.cache_current || self.lock.is_none() {
+            return Ok(());
+        }
+        let Some(path) = self.cache_path() else { return Ok(()) };
+        // Only a tree known exactly is kept: read whole at a commit, or this run's commits applied
+        // to it and hashing to the tree id the server answered for the last one (another writer's
+        // commit in between would not).
+        let commit = match (&self.known, &self.last_commit) {
+            (Some(c), _) => Some(c.clone()),
+            (None, Some((c, Some(t)))) if tree_cache::tree_id(&self.tree, &self.special).as_deref() == Some(t) => {
+                Some(c.clone())
+            }
+            _ => None,
+        };
+        let Some(commit) = commit else {
+            tracing::debug!(repo = %self.full_name(), "the tree after this run's commits is not known exactly: not kept");
+            let _ = std::fs::remove_file(&path);
+            return Ok(());
+        };
+        match tree_cache::save(&path, &commit, &self.tree, &self.special) {
+            Ok(_) => self.cache_current = true,
+            Err(e) => {
+                tracing::warn!(repo = %self.full_name(), file = %path.display(), error = %e, "cannot keep the repository tree for the next run")
             }
         }
         Ok(())

@@ -2,10 +2,11 @@
 //! nothing to commit reads one page of the tree instead of all of them.
 //!
 //! Owns: git tree ids computed from a flat listing (path -> mode and object id), and the cache
-//! file's format (written atomically, read back only when the tree id it computes to is the one
-//! the server names). The cache is never trusted: [`tree_id`] of what it holds must equal the root
-//! tree id of page 1 of the server's listing, which is git's own hash over every path, mode and
-//! blob id below it. A cache that differs in one byte is ignored and the tree is paged as before.
+//! file's format: the tree, its tree id and the commit whose tree it is (written atomically).
+//! A file is read back only when what it holds hashes to the tree id written in it, git's own hash
+//! over every path, mode and blob id below the root; one byte off and it is ignored. The sink
+//! writes one only for a tree it knows exactly: read whole from the server at that commit, or
+//! committed to and hashing to the tree id the server answered for the commit.
 //! Must not: decide when a tree is read (the Gitea sink does), or hold anything secret.
 
 use std::collections::BTreeMap;
@@ -86,13 +87,26 @@ fn raw(sha: &str) -> Option<[u8; 20]> {
     Some(out)
 }
 
-/// Read the cache at `path`: its tree, when the file is whole and what it holds hashes to the tree
-/// id written in it. A missing, foreign or damaged file is `None` (the tree is then paged).
-pub fn load(path: &Path) -> Option<(String, Tree, Special)> {
+/// A tree kept from an earlier run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Kept {
+    /// The commit whose tree this is.
+    pub commit: String,
+    /// Its root tree id.
+    pub tree: String,
+    pub files: Tree,
+    pub special: Special,
+}
+
+/// Read the cache at `path`, when the file is whole and what it holds hashes to the tree id
+/// written in it. A missing, foreign or damaged file is `None` (the tree is then paged).
+pub fn load(path: &Path) -> Option<Kept> {
     let bytes = std::fs::read(path).ok()?;
     let rest = bytes.strip_prefix(HEADER)?;
-    let (id, mut rest) = split_at_byte(rest, b'\n')?;
+    let (id, rest) = split_at_byte(rest, b'\n')?;
     let id = std::str::from_utf8(id).ok()?.to_string();
+    let (commit, mut rest) = split_at_byte(rest, b'\n')?;
+    let commit = std::str::from_utf8(commit).ok()?.to_string();
     let mut files = Tree::new();
     let mut special = Special::new();
     while !rest.is_empty() {
@@ -108,16 +122,18 @@ pub fn load(path: &Path) -> Option<(String, Tree, Special)> {
             special.insert(path.to_string(), (mode.to_string(), sha.to_string()));
         }
     }
-    (tree_id(&files, &special)? == id).then_some((id, files, special))
+    (tree_id(&files, &special)? == id).then_some(Kept { commit, tree: id, files, special })
 }
 
-/// Write the cache for the tree `files` + `special` to `path` (a temporary file renamed over it,
-/// so a crash leaves the old cache or the new one). Returns the tree id written.
-pub fn save(path: &Path, files: &Tree, special: &Special) -> std::io::Result<String> {
+/// Write the cache for the tree `files` + `special` of `commit` to `path` (a temporary file
+/// renamed over it, so a crash leaves the old cache or the new one). Returns the tree id written.
+pub fn save(path: &Path, commit: &str, files: &Tree, special: &Special) -> std::io::Result<String> {
     let id = tree_id(files, special).ok_or_else(|| std::io::Error::other("an object id is not 40 hex digits"))?;
-    let mut out = Vec::with_capacity(HEADER.len() + 42 + files.len() * 64);
+    let mut out = Vec::with_capacity(HEADER.len() + 84 + files.len() * 64);
     out.extend_from_slice(HEADER);
     out.extend_from_slice(id.as_bytes());
+    out.push(b'\n');
+    out.extend_from_slice(commit.trim().as_bytes());
     out.push(b'\n');
     let mut record = |path: &str, mode: &str, sha: &str| {
         out.extend_from_slice(format!("{mode} {sha}\t{path}").as_bytes());
@@ -235,10 +251,10 @@ mod tests {
 
         // Round trip through the file, and a changed blob id is refused.
         let cache = d.join("c.tree");
-        let id = save(&cache, &files, &special).unwrap();
+        let id = save(&cache, &sub, &files, &special).unwrap();
         assert_eq!(id, want.trim());
-        let (id2, f2, s2) = load(&cache).unwrap();
-        assert_eq!((id2.as_str(), &f2, &s2), (want.trim(), &files, &special));
+        let kept = load(&cache).unwrap();
+        assert_eq!(kept, Kept { commit: sub.clone(), tree: id, files: files.clone(), special: special.clone() });
         let text = std::fs::read(&cache).unwrap();
         let first = files.values().next().unwrap().clone();
         let mut bad = first.clone().into_bytes();

@@ -429,6 +429,9 @@ async fn tree(
     let Ok(tree_id) = git(&r.bare, &["rev-parse", "--verify", "-q", &format!("{sha}^{{tree}}")], None, &[]) else {
         return err(StatusCode::BAD_REQUEST, format!("sha not found [{sha}]"));
     };
+    // Gitea's GetTreeBySHA answers `sha` = the id the name resolved to (`ResolvedID`): the commit
+    // for a branch name or a commit id, the tree for a tree id. Not the tree of a commit.
+    let resolved = git(&r.bare, &["rev-parse", "--verify", "-q", &sha], None, &[]).unwrap_or_else(|_| tree_id.clone());
     let mut args = vec!["ls-tree", "-z", "-l"];
     if recursive {
         args.extend(["-r", "-t"]);
@@ -451,7 +454,7 @@ async fn tree(
     let truncated = start + items.len() < total;
     let mut headers = HeaderMap::new();
     headers.insert("X-Total-Count", total.to_string().parse().unwrap());
-    (headers, Json(json!({"sha": tree_id.trim(), "url": "", "tree": items, "truncated": truncated, "page": page, "total_count": total})))
+    (headers, Json(json!({"sha": resolved.trim(), "url": "", "tree": items, "truncated": truncated, "page": page, "total_count": total})))
         .into_response()
 }
 
@@ -529,7 +532,13 @@ fn change_files_blocking(app: &App, owner: &str, repo: &str, headers: &HeaderMap
                     }
                 })
                 .collect();
-            (StatusCode::CREATED, Json(json!({"files": out, "commit": {"sha": sha, "message": message}, "verification": {"verified": false}})))
+            // The commit's tree id, as Gitea's GetFileCommitResponse gives it.
+            let tree = git(&r.bare, &["rev-parse", &format!("{sha}^{{tree}}")], None, &[]).unwrap_or_default();
+            (
+                StatusCode::CREATED,
+                Json(json!({"files": out, "commit": {"sha": sha, "message": message,
+                "tree": {"sha": tree.trim(), "url": ""}}, "verification": {"verified": false}})),
+            )
                 .into_response()
         }
         Err((code, m)) => err(StatusCode::from_u16(code).unwrap(), m),
